@@ -1,0 +1,138 @@
+#include "io/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "io/error.h"
+
+namespace ckpt::io {
+
+namespace {
+constexpr std::size_t kBufferBytes = std::size_t{8} << 20;
+}
+
+AtomicFile::AtomicFile(std::string destination) : dest_(std::move(destination)) {
+  struct stat st {};
+  if (::stat(dest_.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw Error(dest_, kNoOffset, "the destination is a folder; give a file name");
+  // The temporary lives in the destination's folder so the final rename is atomic.
+  std::string tmpl = dest_ + ".tmp-XXXXXX";
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd_ < 0) throw Error(dest_, kNoOffset, std::string("cannot create a temporary file beside the destination: ") + std::strerror(errno));
+  temp_ = name.data();
+  ::fchmod(fd_, 0644);
+  buf_.reserve(kBufferBytes);
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_ && !temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void AtomicFile::fail(const std::string& what) const {
+  throw Error(dest_, pos_, what + ": " + std::strerror(errno));
+}
+
+void AtomicFile::flush() {
+  std::size_t done = 0;
+  while (done < buf_.size()) {
+    ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write the output file");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  buf_.clear();
+}
+
+void AtomicFile::write(std::span<const std::byte> bytes) {
+  if (bytes.size() >= kBufferBytes) {
+    flush();
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail("cannot write the output file");
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  } else {
+    if (buf_.size() + bytes.size() > kBufferBytes) flush();
+    buf_.insert(buf_.end(), bytes.begin(), bytes.end());
+  }
+  pos_ += bytes.size();
+}
+
+void AtomicFile::write_zeros(std::uint64_t n) {
+  static const std::byte zeros[4096] = {};
+  while (n > 0) {
+    const auto step = static_cast<std::size_t>(std::min<std::uint64_t>(n, sizeof zeros));
+    write(std::span<const std::byte>(zeros, step));
+    n -= step;
+  }
+}
+
+void AtomicFile::write_at(std::uint64_t pos, std::span<const std::byte> bytes) {
+  flush();
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(pos + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot write the output file");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void AtomicFile::commit() {
+  flush();
+  if (::fsync(fd_) != 0) fail("cannot flush the output file to disk");
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    fail("cannot close the output file");
+  }
+  fd_ = -1;
+  if (::rename(temp_.c_str(), dest_.c_str()) != 0) fail("cannot move the finished file into place");
+  committed_ = true;
+}
+
+void refuse_overwriting_inputs(const std::string& destination, std::span<const TensorInfo> tensors) {
+  const auto dest = file_id_of(destination);
+  if (!dest) return;
+  for (const auto& t : tensors) {
+    const ByteSource* src = t.data ? t.data->source() : nullptr;
+    if (src && src->file_id() == dest)
+      throw Error(destination, kNoOffset, "refusing to write over '" + src->label() + "', which is being read; choose another output file");
+  }
+}
+
+ProgressTracker::ProgressTracker(const WriteOptions& opt, std::span<const TensorInfo> tensors)
+    : opt_(opt), tensors_(tensors) {
+  p_.tensor_count = tensors.size();
+  for (const auto& t : tensors) p_.bytes_total += t.nbytes;
+}
+
+void ProgressTracker::begin_tensor(std::size_t index) {
+  p_.tensor_index = index;
+  p_.tensor_name = tensors_[index].name;
+  if (opt_.cancelled && opt_.cancelled()) throw Error("", kNoOffset, "the write was cancelled");
+  if (opt_.on_progress) opt_.on_progress(p_);
+}
+
+void ProgressTracker::advance(std::uint64_t bytes) {
+  p_.bytes_done += bytes;
+  if (opt_.cancelled && opt_.cancelled()) throw Error("", kNoOffset, "the write was cancelled");
+  if (opt_.on_progress) opt_.on_progress(p_);
+}
+
+}  // namespace ckpt::io

@@ -1,0 +1,61 @@
+#pragma once
+// A file written beside its destination and renamed into place only when
+// complete. If anything throws before commit(), the temporary file is removed
+// and the destination is untouched.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/tensor.h"
+#include "io/write_options.h"
+
+namespace ckpt::io {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string destination);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(std::span<const std::byte> bytes);
+  void write(const void* data, std::size_t n) { write({static_cast<const std::byte*>(data), n}); }
+  void write_zeros(std::uint64_t n);
+  // Overwrites bytes already written (zip local headers patched after the data).
+  void write_at(std::uint64_t pos, std::span<const std::byte> bytes);
+  [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
+  [[nodiscard]] const std::string& destination() const noexcept { return dest_; }
+  [[nodiscard]] const std::string& temp_path() const noexcept { return temp_; }
+  // Flushes, syncs and renames over the destination.
+  void commit();
+
+ private:
+  void flush();
+  [[noreturn]] void fail(const std::string& what) const;
+  std::string dest_;
+  std::string temp_;
+  int fd_ = -1;
+  std::uint64_t pos_ = 0;
+  std::vector<std::byte> buf_;
+  bool committed_ = false;
+};
+
+// Throws when `destination` is a file one of the tensors reads from: writing
+// over a file that is being read would corrupt both.
+void refuse_overwriting_inputs(const std::string& destination, std::span<const TensorInfo> tensors);
+
+// Streams every tensor's data into `out`, reporting progress and honouring cancel.
+class ProgressTracker {
+ public:
+  ProgressTracker(const WriteOptions& opt, std::span<const TensorInfo> tensors);
+  void begin_tensor(std::size_t index);
+  void advance(std::uint64_t bytes);
+
+ private:
+  const WriteOptions& opt_;
+  std::span<const TensorInfo> tensors_;
+  Progress p_;
+};
+
+}  // namespace ckpt::io

@@ -1,0 +1,81 @@
+#include "io/byte_source.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "io/error.h"
+
+namespace ckpt::io {
+
+std::optional<FileId> file_id_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileId{st.st_dev, st.st_ino};
+}
+
+std::span<const std::byte> ByteSource::view(std::uint64_t pos, std::uint64_t n, std::string_view what) const {
+  const std::uint64_t total = size();
+  if (pos > total || n > total - pos) {
+    throw Error(label(), pos,
+                std::string(what) + " (" + std::to_string(n) + " bytes) runs past the end of the file (" +
+                    std::to_string(total) + " bytes)");
+  }
+  return all().subspan(static_cast<std::size_t>(pos), static_cast<std::size_t>(n));
+}
+
+namespace {
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+}  // namespace
+
+std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) throw Error(path, kNoOffset, std::string("cannot open the file: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) throw Error(path, kNoOffset, std::string("cannot stat the file: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw Error(path, kNoOffset, "is a folder, not a checkpoint file");
+  if (!S_ISREG(st.st_mode)) throw Error(path, kNoOffset, "is not a regular file");
+  const auto size = static_cast<std::size_t>(st.st_size);
+  const std::byte* data = nullptr;
+  if (size > 0) {
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, f.fd, 0);
+    if (p == MAP_FAILED) throw Error(path, kNoOffset, std::string("cannot map the file: ") + std::strerror(errno));
+    data = static_cast<const std::byte*>(p);
+  }
+  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size, FileId{st.st_dev, st.st_ino}));
+}
+
+MappedFile::MappedFile(std::string path, const std::byte* data, std::size_t size, FileId id)
+    : path_(std::move(path)), data_(data), size_(size), id_(id) {}
+
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+namespace {
+void advise(const std::byte* base, std::size_t size, std::uint64_t pos, std::uint64_t n, int how) noexcept {
+  if (!base || pos >= size) return;
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const std::uint64_t start = pos - pos % static_cast<std::uint64_t>(page);
+  const std::uint64_t end = std::min<std::uint64_t>(size, pos + n);
+  ::madvise(const_cast<std::byte*>(base) + start, end - start, how);
+}
+}  // namespace
+
+void MappedFile::advise_willneed(std::uint64_t pos, std::uint64_t n) const noexcept {
+  advise(data_, size_, pos, n, MADV_WILLNEED);
+}
+void MappedFile::advise_dontneed(std::uint64_t pos, std::uint64_t n) const noexcept {
+  advise(data_, size_, pos, n, MADV_DONTNEED);
+}
+
+}  // namespace ckpt::io

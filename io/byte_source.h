@@ -1,0 +1,74 @@
+#pragma once
+// One read-only, positional byte-source interface for every reader: a
+// memory-mapped file in the program, a memory buffer in tests. Views handed
+// out stay valid while the source is alive; tensors keep their source alive
+// through a shared_ptr.
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ckpt::io {
+
+// Identity of a file on disk, to refuse writing over a file being read.
+struct FileId {
+  dev_t dev;
+  ino_t ino;
+  bool operator==(const FileId&) const = default;
+};
+[[nodiscard]] std::optional<FileId> file_id_of(const std::string& path);
+
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  [[nodiscard]] virtual std::span<const std::byte> all() const noexcept = 0;
+  [[nodiscard]] virtual const std::string& label() const noexcept = 0;
+  [[nodiscard]] virtual std::optional<FileId> file_id() const noexcept { return std::nullopt; }
+
+  [[nodiscard]] std::uint64_t size() const noexcept { return all().size(); }
+  // `n` bytes at `pos`, or an Error naming `what` when they run past the end.
+  [[nodiscard]] std::span<const std::byte> view(std::uint64_t pos, std::uint64_t n, std::string_view what) const;
+};
+
+// A whole file mapped read-only (MAP_PRIVATE, PROT_READ): the file is never modified.
+class MappedFile final : public ByteSource {
+ public:
+  [[nodiscard]] static std::shared_ptr<MappedFile> open(const std::string& path);
+  ~MappedFile() override;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  [[nodiscard]] std::span<const std::byte> all() const noexcept override { return {data_, size_}; }
+  [[nodiscard]] const std::string& label() const noexcept override { return path_; }
+  [[nodiscard]] std::optional<FileId> file_id() const noexcept override { return id_; }
+  // Tells the kernel we will read [pos, pos+n) soon, or are done with it.
+  void advise_willneed(std::uint64_t pos, std::uint64_t n) const noexcept;
+  void advise_dontneed(std::uint64_t pos, std::uint64_t n) const noexcept;
+
+ private:
+  MappedFile(std::string path, const std::byte* data, std::size_t size, FileId id);
+  std::string path_;
+  const std::byte* data_;
+  std::size_t size_;
+  FileId id_;
+};
+
+class MemorySource final : public ByteSource {
+ public:
+  MemorySource(std::vector<std::byte> bytes, std::string label)
+      : bytes_(std::move(bytes)), label_(std::move(label)) {}
+  [[nodiscard]] std::span<const std::byte> all() const noexcept override { return bytes_; }
+  [[nodiscard]] const std::string& label() const noexcept override { return label_; }
+
+ private:
+  std::vector<std::byte> bytes_;
+  std::string label_;
+};
+
+}  // namespace ckpt::io

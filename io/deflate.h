@@ -1,0 +1,44 @@
+#pragma once
+// Raw deflate (zip method 8, zlib windowBits -15) and CRC-32, on zlib.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "io/tensor.h"
+
+namespace ckpt::io {
+
+[[nodiscard]] std::uint32_t crc32_update(std::uint32_t crc, std::span<const std::byte> bytes) noexcept;
+
+// Inflates `in` (raw deflate) and streams the output to `sink` in chunks.
+// Throws Error(label, offset, …) when the stream is corrupt, ends early, or
+// produces other than `expected_size` bytes, or (if given) a different CRC-32.
+void inflate_raw(std::span<const std::byte> in, std::uint64_t expected_size,
+                 std::optional<std::uint32_t> expected_crc, const ByteSink& sink,
+                 const std::string& label, std::uint64_t offset);
+
+// Streaming raw-deflate compressor: feed input, compressed bytes go to the sink.
+class RawDeflater {
+ public:
+  explicit RawDeflater(ByteSink sink, int level = 6);
+  ~RawDeflater();
+  RawDeflater(const RawDeflater&) = delete;
+  RawDeflater& operator=(const RawDeflater&) = delete;
+  void feed(std::span<const std::byte> in);
+  void finish();
+  [[nodiscard]] std::uint64_t bytes_in() const noexcept { return in_; }
+  [[nodiscard]] std::uint64_t bytes_out() const noexcept { return out_; }
+  [[nodiscard]] std::uint32_t crc32() const noexcept { return crc_; }
+
+ private:
+  void pump(int flush);
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  ByteSink sink_;
+  std::uint64_t in_ = 0, out_ = 0;
+  std::uint32_t crc_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace ckpt::io

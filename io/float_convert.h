@@ -1,0 +1,38 @@
+#pragma once
+// Conversions between float32 and the narrow float formats (IEEE half,
+// bfloat16, the OCP/FNUZ 8-bit floats, the 6- and 4-bit MX floats), rounding
+// to nearest-even as NumPy and PyTorch do.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "io/dtype.h"
+
+namespace ckpt::io {
+
+[[nodiscard]] float f16_to_f32(std::uint16_t h) noexcept;
+[[nodiscard]] std::uint16_t f32_to_f16(float f) noexcept;
+[[nodiscard]] float bf16_to_f32(std::uint16_t b) noexcept;
+[[nodiscard]] std::uint16_t f32_to_bf16(float f) noexcept;
+
+// 8-bit floats: F8_E4M3, F8_E5M2, F8_E8M0, F8_E4M3FNUZ, F8_E5M2FNUZ.
+[[nodiscard]] float f8_to_f32(DType t, std::uint8_t bits) noexcept;
+// Out-of-range values become NaN where the format has no infinity (as PyTorch does).
+[[nodiscard]] std::uint8_t f32_to_f8(DType t, float f) noexcept;
+
+// Element `index` of a packed sub-byte float array (F6_E2M3, F6_E3M2, F4_E2M1).
+// Elements are packed little-endian by bit: element i starts at bit i*width.
+[[nodiscard]] float subbyte_to_f32(DType t, const std::byte* packed, std::uint64_t index) noexcept;
+
+// Value of one element of an elementwise dtype stored little-endian at `p`,
+// as float64 (complex: the real part; see element_imag).
+[[nodiscard]] double element_to_double(DType t, const std::byte* p) noexcept;
+[[nodiscard]] double element_imag(DType t, const std::byte* p) noexcept;
+
+// Convert `count` elements of `src` (canonical little-endian bytes of type `from`)
+// into float32. Works for every Float, Signed, Unsigned and Bool type.
+void convert_to_f32(DType from, const std::byte* src, float* dst, std::size_t count);
+// Convert float32 into `to` (a Float type with whole-byte elements).
+void convert_from_f32(DType to, const float* src, std::byte* dst, std::size_t count);
+
+}  // namespace ckpt::io

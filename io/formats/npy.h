@@ -1,0 +1,44 @@
+#pragma once
+// NumPy .npy: one array. See npy.cpp for the layout.
+#include <memory>
+#include <span>
+#include <string>
+
+#include "io/checkpoint.h"
+#include "io/write_options.h"
+
+namespace ckpt::io::npy {
+
+// Parsed header of one .npy image starting at `offset` in `src`.
+struct Header {
+  int major = 1, minor = 0;
+  std::uint64_t header_len = 0;
+  std::uint64_t data_offset = 0;  // absolute, in src
+  std::string descr;              // as written, e.g. "<f4", "|b1", "<V2"
+  DType dtype = DType::F32;
+  bool big_endian = false;
+  bool fortran_order = false;
+  Shape shape;
+  std::uint64_t nbytes = 0;       // data bytes the header implies
+};
+
+// Parses and validates the header at `offset` (the data is not read). `limit`
+// is the number of bytes available from `offset` (e.g. an uncompressed npz
+// member); a header or data running past it is an error.
+[[nodiscard]] Header parse_header(const ByteSource& src, std::uint64_t offset, std::uint64_t limit);
+// Parses a header from memory (an npz member's first bytes after inflation).
+[[nodiscard]] Header parse_header_bytes(std::span<const std::byte> bytes, const std::string& label, std::uint64_t label_offset);
+
+// The exact header bytes NumPy writes for this array (v1.0, v2.0 when needed),
+// padded so the data starts on a multiple of 64.
+[[nodiscard]] std::string make_header(DType dtype, const Shape& shape);
+
+// A tensor for the array of a .npy at `offset` in `src` (for npz: a stored member).
+[[nodiscard]] TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name);
+
+[[nodiscard]] Checkpoint describe(std::shared_ptr<const ByteSource> src);
+[[nodiscard]] Checkpoint open(const std::string& path);
+// Writes exactly one tensor; metadata is not representable and is ignored.
+void write(const std::string& path, std::span<const TensorInfo> tensors, const Metadata& meta, const WriteOptions& opt);
+
+}  // namespace ckpt::io::npy

@@ -1,0 +1,90 @@
+#include "io/open.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <fstream>
+
+#include "io/error.h"
+#include "io/formats/gguf.h"
+#include "io/formats/npy.h"
+#include "io/formats/npz.h"
+#include "io/formats/safetensors.h"
+#include "io/atomic_file.h"
+
+namespace ckpt::io {
+namespace {
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  if (s.size() < suffix.size()) return false;
+  return std::equal(suffix.rbegin(), suffix.rend(), s.rbegin(),
+                    [](char a, char b) { return a == static_cast<char>(std::tolower(static_cast<unsigned char>(b))); });
+}
+
+constexpr const char* kSupported =
+    "supported formats are .npy, .npz, .safetensors (and *.safetensors.index.json) and .gguf";
+
+}  // namespace
+
+std::optional<Format> format_from_extension(const std::string& path) {
+  if (ends_with(path, ".npy")) return Format::Npy;
+  if (ends_with(path, ".npz")) return Format::Npz;
+  if (ends_with(path, ".safetensors") || ends_with(path, ".safetensors.index.json")) return Format::Safetensors;
+  if (ends_with(path, ".gguf")) return Format::Gguf;
+  for (const char* ext : {".pt", ".pth", ".bin", ".ckpt", ".bin.index.json"})
+    if (ends_with(path, ext)) return Format::PyTorch;
+  return std::nullopt;
+}
+
+std::optional<Format> detect_format(const std::string& path) {
+  if (ends_with(path, ".index.json")) return format_from_extension(path);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path, kNoOffset, "cannot open the file");
+  std::array<unsigned char, 16> head{};
+  in.read(reinterpret_cast<char*>(head.data()), head.size());
+  const auto got = static_cast<std::size_t>(in.gcount());
+  auto starts = [&](std::string_view magic) {
+    return got >= magic.size() && std::memcmp(head.data(), magic.data(), magic.size()) == 0;
+  };
+  if (starts("\x93NUMPY")) return Format::Npy;
+  if (starts("GGUF")) return Format::Gguf;
+  if (starts("PK\x03\x04") || starts("PK\x05\x06")) {
+    auto ext = format_from_extension(path);
+    return ext == Format::PyTorch ? Format::PyTorch : Format::Npz;
+  }
+  if (got >= 9 && head[8] == '{') {
+    std::uint64_t n = 0;
+    for (int k = 7; k >= 0; --k) n = (n << 8) | head[static_cast<std::size_t>(k)];
+    if (n >= 2 && n <= 100'000'000) return Format::Safetensors;
+  }
+  if (got >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5) return Format::PyTorch;  // legacy torch.save pickle
+  return format_from_extension(path);
+}
+
+Checkpoint open_checkpoint(const std::string& path) {
+  const auto fmt = detect_format(path);
+  if (!fmt) throw Error(path, 0, std::string("is not a checkpoint this program can read; ") + kSupported);
+  switch (*fmt) {
+    case Format::Npy: return npy::open(path);
+    case Format::Npz: return npz::open(path);
+    case Format::Safetensors: return safetensors::open(path);
+    case Format::Gguf: return gguf::open(path);
+    case Format::PyTorch:
+      throw Error(path, 0, std::string("is a PyTorch checkpoint, which this build cannot read yet; ") + kSupported);
+  }
+  throw Error(path, 0, kSupported);
+}
+
+void write_checkpoint(const std::string& path, Format format, std::span<const TensorInfo> tensors,
+                      const Metadata& meta, const WriteOptions& opt) {
+  refuse_overwriting_inputs(path, tensors);
+  switch (format) {
+    case Format::Npy: return npy::write(path, tensors, meta, opt);
+    case Format::Npz: return npz::write(path, tensors, meta, opt);
+    case Format::Safetensors: return safetensors::write(path, tensors, meta, opt);
+    case Format::Gguf: return gguf::write(path, tensors, meta, opt);
+    case Format::PyTorch: throw Error(path, kNoOffset, "writing PyTorch checkpoints is not supported yet");
+  }
+}
+
+}  // namespace ckpt::io

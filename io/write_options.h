@@ -1,0 +1,34 @@
+#pragma once
+// Options every writer accepts; each format reads the ones that concern it.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace ckpt::io {
+
+// What a safetensors writer puts in __metadata__["format"].
+enum class SafetensorsTag : std::uint8_t { Pt, Mlx, None };
+
+struct Progress {
+  std::uint64_t bytes_done = 0;
+  std::uint64_t bytes_total = 0;
+  std::size_t tensor_index = 0;
+  std::size_t tensor_count = 0;
+  std::string tensor_name;
+};
+
+struct WriteOptions {
+  SafetensorsTag safetensors_tag = SafetensorsTag::Pt;
+  // safetensors: split into shards of at most this many data bytes plus an index (0: one file).
+  std::uint64_t max_shard_bytes = 0;
+  // npz: deflate members (savez_compressed) instead of storing them (savez).
+  bool compress = false;
+  int compression_level = 6;
+  // gguf: general.alignment for the data section.
+  std::uint32_t gguf_alignment = 32;
+  // Called after each chunk written; return value of `cancelled` stops the write.
+  std::function<void(const Progress&)> on_progress;
+  std::function<bool()> cancelled;
+};
+
+}  // namespace ckpt::io
