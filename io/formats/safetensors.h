@@ -1,9 +1,11 @@
 #pragma once
 // safetensors, single files and Hugging Face sharded checkpoints
 // (*.safetensors.index.json).
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "io/checkpoint.h"
 #include "io/write_options.h"
@@ -11,6 +13,28 @@
 namespace ckpt::io::safetensors {
 
 inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+
+// One tensor as the JSON header describes it; offsets are relative to the
+// data section (which starts at 8 + header length).
+struct HeaderTensor {
+  std::string name;
+  DType dtype = DType::U8;
+  Shape shape;
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+};
+
+// A validated header: what `describe` builds its Checkpoint from, exposed for
+// `ckpt info` and tests that compare header details with fixture manifests.
+struct Header {
+  std::uint64_t length = 0;            // N, the JSON byte count after the u64 prefix
+  std::vector<HeaderTensor> tensors;   // in header order
+  Metadata metadata;                   // __metadata__ strings, in header order
+  bool has_metadata_key = false;       // "__metadata__" present (even as null)
+};
+
+// Parses and validates the header and the tiling of the data section.
+[[nodiscard]] Header read_header(const ByteSource& src);
 
 [[nodiscard]] Checkpoint describe(std::shared_ptr<const ByteSource> src);
 // A .safetensors file, or a *.safetensors.index.json opening every shard it lists.
