@@ -1,0 +1,216 @@
+#include "app/cli_commands.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "io/convert.h"
+#include "io/error.h"
+#include "io/open.h"
+
+namespace ckpt::app {
+
+std::string human_bytes(std::uint64_t n) {
+  static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", n) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::string human_count(std::uint64_t n) {
+  if (n < 1000) return std::to_string(n);
+  static const char* units[] = {"", "K", "M", "B", "T"};
+  double v = static_cast<double>(n);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    ++u;
+  }
+  return fmt::format("{:.2f} {}", v, units[u]);
+}
+
+std::uint64_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  double v = std::stod(text, &used);
+  std::string unit = text.substr(used);
+  unit.erase(std::remove(unit.begin(), unit.end(), ' '), unit.end());
+  std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+  double mul = 1;
+  if (unit.empty() || unit == "b") mul = 1;
+  else if (unit == "k" || unit == "kb") mul = 1e3;
+  else if (unit == "m" || unit == "mb") mul = 1e6;
+  else if (unit == "g" || unit == "gb") mul = 1e9;
+  else if (unit == "t" || unit == "tb") mul = 1e12;
+  else if (unit == "kib") mul = 1024.0;
+  else if (unit == "mib") mul = 1024.0 * 1024;
+  else if (unit == "gib") mul = 1024.0 * 1024 * 1024;
+  else if (unit == "tib") mul = 1024.0 * 1024 * 1024 * 1024;
+  else throw std::invalid_argument("unknown size unit '" + unit + "' (use B, KB, MB, GB, KiB, MiB, GiB)");
+  if (!(v > 0) || v * mul > 1.8e19) throw std::invalid_argument("size must be positive: '" + text + "'");
+  return static_cast<std::uint64_t>(v * mul);
+}
+
+namespace {
+
+std::string shape_text(const io::Shape& s) {
+  std::string out = "[";
+  for (std::size_t k = 0; k < s.size(); ++k) out += (k ? ", " : "") + std::to_string(s[k]);
+  return out + "]";
+}
+
+nlohmann::json info_json(const io::Checkpoint& ck) {
+  nlohmann::ordered_json j;
+  j["path"] = ck.path;
+  j["format"] = io::format_name(ck.format);
+  j["format_detail"] = ck.format_detail;
+  auto files = nlohmann::json::array();
+  for (const auto& f : ck.files) files.push_back(f->label());
+  j["files"] = files;
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  nlohmann::ordered_json types = nlohmann::ordered_json::object();
+  bool typed = false;
+  for (const auto& e : ck.metadata) {
+    meta[e.key] = io::to_json(e.value);
+    std::string t = io::meta_type_name(e.value.type);
+    if (e.value.type == io::MetaType::Array) t += std::string("[") + io::meta_type_name(e.value.element_type) + "]";
+    types[e.key] = t;
+    typed = typed || e.value.type != io::MetaType::String;
+  }
+  j["metadata"] = meta;
+  if (ck.format == io::Format::Gguf || typed) j["metadata_types"] = types;
+  auto tensors = nlohmann::ordered_json::array();
+  for (const auto& t : ck.tensors) {
+    nlohmann::ordered_json o;
+    o["name"] = t.name;
+    o["dtype"] = io::name(t.dtype);
+    o["shape"] = t.shape;
+    o["nbytes"] = t.nbytes;
+    o["file"] = t.file;
+    o["offset"] = t.offset;
+    if (!t.layout_note.empty()) o["layout"] = t.layout_note;
+    if (t.ggml_type) {
+      o["ggml_ne"] = t.ggml_ne;
+      o["ggml_type"] = *t.ggml_type;
+    }
+    tensors.push_back(std::move(o));
+  }
+  j["tensors"] = std::move(tensors);
+  j["totals"] = {{"tensors", ck.tensors.size()}, {"parameters", ck.total_parameters()}, {"nbytes", ck.total_bytes()}};
+  return j;
+}
+
+void print_text(const io::Checkpoint& ck, std::size_t max_items) {
+  fmt::print("file:       {}\n", ck.path);
+  fmt::print("format:     {}{}\n", io::format_name(ck.format), ck.format_detail.empty() ? "" : " — " + ck.format_detail);
+  fmt::print("tensors:    {}\n", ck.tensors.size());
+  fmt::print("parameters: {} ({})\n", ck.total_parameters(), human_count(ck.total_parameters()));
+  fmt::print("size:       {} ({} bytes)\n", human_bytes(ck.total_bytes()), ck.total_bytes());
+  if (!ck.metadata.empty()) {
+    fmt::print("metadata ({} entries):\n", ck.metadata.size());
+    for (const auto& e : ck.metadata) {
+      std::string type = e.value.type == io::MetaType::String ? "" : std::string(" (") + io::meta_type_name(e.value.type) + ")";
+      if (e.value.type == io::MetaType::Array)
+        type = fmt::format(" ({}[{}])", io::meta_type_name(e.value.element_type), e.value.items.size());
+      fmt::print("  {}{}: {}\n", e.key, type, io::to_display(e.value, max_items));
+    }
+  }
+  std::size_t wn = 4, wd = 5, ws = 5;
+  for (const auto& t : ck.tensors) {
+    wn = std::max(wn, t.name.size());
+    wd = std::max(wd, io::name(t.dtype).size());
+    ws = std::max(ws, shape_text(t.shape).size());
+  }
+  wn = std::min<std::size_t>(wn, 80);
+  fmt::print("{:<{}}  {:<{}}  {:<{}}  {:>12}\n", "name", wn, "dtype", wd, "shape", ws, "bytes");
+  for (const auto& t : ck.tensors) {
+    std::string extra;
+    if (t.ggml_type && t.dtype == io::DType::GgmlUnknown) extra = fmt::format("  (ggml type id {})", *t.ggml_type);
+    else if (!t.layout_note.empty()) extra = "  (" + t.layout_note + ")";
+    fmt::print("{:<{}}  {:<{}}  {:<{}}  {:>12}{}\n", t.name, wn, io::name(t.dtype), wd, shape_text(t.shape), ws,
+               t.nbytes, extra);
+  }
+}
+
+io::Format target_format(const ConvertArgs& a) {
+  if (!a.format.empty()) {
+    for (auto f : {io::Format::Npy, io::Format::Npz, io::Format::Safetensors, io::Format::Gguf})
+      if (a.format == io::format_name(f)) return f;
+    throw io::Error(a.output, io::kNoOffset, "unknown --format '" + a.format + "'; use npy, npz, safetensors or gguf");
+  }
+  auto f = io::format_from_extension(a.output);
+  if (!f) throw io::Error(a.output, io::kNoOffset, "cannot tell the output format from the file name; use .npy, .npz, .safetensors or .gguf, or pass --format");
+  if (*f == io::Format::PyTorch) throw io::Error(a.output, io::kNoOffset, "writing PyTorch checkpoints is not supported yet");
+  return *f;
+}
+
+}  // namespace
+
+int run_info(const InfoArgs& args) {
+  const auto ck = io::open_checkpoint(args.path);
+  if (args.json) fmt::print("{}\n", info_json(ck).dump(1));
+  else print_text(ck, args.max_items);
+  return 0;
+}
+
+int run_convert(const ConvertArgs& a) {
+  const auto src = io::open_checkpoint(a.input);
+  const auto target = target_format(a);
+  std::optional<io::DType> cast;
+  if (!a.dtype.empty()) {
+    cast = io::from_name(a.dtype);
+    if (!cast || !io::is_cast_target(*cast))
+      throw io::Error("", io::kNoOffset, "--dtype must be float16, bfloat16, float32 or float64, not '" + a.dtype + "'");
+  }
+  io::WriteOptions opt;
+  opt.compress = a.compress;
+  opt.safetensors_tag = a.st_tag == "mlx" ? io::SafetensorsTag::Mlx : a.st_tag == "none" ? io::SafetensorsTag::None : io::SafetensorsTag::Pt;
+  if (!a.shard_size.empty()) {
+    try {
+      opt.max_shard_bytes = parse_size(a.shard_size);
+    } catch (const std::exception& e) {
+      throw io::Error("", io::kNoOffset, std::string("--shard-size: ") + e.what());
+    }
+  }
+  opt.gguf_alignment = a.alignment;
+  const bool show = !a.quiet && ::isatty(STDERR_FILENO);
+  auto last = std::chrono::steady_clock::now();
+  if (show) {
+    opt.on_progress = [&](const io::Progress& p) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last < std::chrono::milliseconds(200) && p.bytes_done < p.bytes_total) return;
+      last = now;
+      const double pct = p.bytes_total ? 100.0 * static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 100.0;
+      fmt::print(stderr, "\r{:5.1f}%  {}/{}  {:<60.60}", pct, p.tensor_index + 1, p.tensor_count, p.tensor_name);
+    };
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto result = io::convert(src, a.output, target, cast, opt);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (show) fmt::print(stderr, "\r{:<90}\r", "");
+  for (const auto& n : result.notes) fmt::print(stderr, "note: {}\n", n);
+  if (!a.quiet)
+    fmt::print(stderr, "wrote {} ({} tensors, {}) in {:.2f} s\n", a.output, result.tensors, human_bytes(result.bytes), secs);
+  if (a.verify) {
+    const auto expected = io::prepare_tensors(src, target, cast);
+    const auto written = io::open_checkpoint(target == io::Format::Safetensors && opt.max_shard_bytes > 0 &&
+                                                     result.bytes > opt.max_shard_bytes
+                                                 ? a.output.substr(0, a.output.size() - 12) + ".safetensors.index.json"
+                                                 : a.output);
+    const auto diffs = io::verify_written(expected, written);
+    for (const auto& d : diffs) fmt::print(stderr, "verify: {}\n", d);
+    if (!diffs.empty()) return 2;
+    if (!a.quiet) fmt::print(stderr, "verified: every tensor reads back identical\n");
+  }
+  return 0;
+}
+
+}  // namespace ckpt::app

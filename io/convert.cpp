@@ -1,0 +1,239 @@
+#include "io/convert.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+#include "io/deflate.h"
+#include "io/error.h"
+#include "io/float_convert.h"
+#include "io/formats/ggml_quants.h"
+#include "io/open.h"
+
+namespace ckpt::io {
+
+bool format_can_store(Format format, DType t) {
+  const auto& i = info(t);
+  switch (format) {
+    case Format::Npy:
+    case Format::Npz: return !i.npy_descr.empty();
+    case Format::Safetensors: return !i.safetensors.empty();
+    case Format::Gguf: return i.ggml_id >= 0;
+    case Format::PyTorch: return !i.torch.empty();
+  }
+  return false;
+}
+
+bool is_cast_target(DType t) {
+  return t == DType::F16 || t == DType::BF16 || t == DType::F32 || t == DType::F64;
+}
+
+namespace {
+
+// Streams `src` converted to `to`, a whole number of blocks at a time so that
+// chunk boundaries of the source never split an element or a block.
+class CastData final : public TensorData {
+ public:
+  CastData(std::shared_ptr<const TensorData> src, DType from, DType to)
+      : src_(std::move(src)), from_(from), to_(to) {}
+
+  void stream(const ByteSink& sink) const override {
+    const auto& fi = info(from_);
+    const std::size_t unit_bytes = fi.block_bytes, unit_elems = fi.block_elems;
+    const std::size_t out_item = item_size(to_);
+    // Work in batches of whole units, about 1 MiB of source each.
+    const std::size_t units_per_batch = std::max<std::size_t>(1, (std::size_t{1} << 20) / unit_bytes);
+    std::vector<std::byte> pending;
+    pending.reserve(units_per_batch * unit_bytes);
+    std::vector<float> f32(units_per_batch * unit_elems);
+    std::vector<std::byte> out(units_per_batch * unit_elems * out_item);
+    auto flush_units = [&](std::size_t units) {
+      const std::size_t elems = units * unit_elems;
+      if (from_ == DType::F64 && to_ != DType::F32) {
+        convert_f64(pending.data(), elems, out.data());
+      } else {
+        if (is_quantized(from_)) dequantize(from_, pending.data(), f32.data(), static_cast<std::int64_t>(elems));
+        else convert_to_f32(from_, pending.data(), f32.data(), elems);
+        convert_from_f32(to_, f32.data(), out.data(), elems);
+      }
+      sink(std::span<const std::byte>(out.data(), elems * out_item));
+    };
+    src_->stream([&](std::span<const std::byte> chunk) {
+      while (!chunk.empty()) {
+        const std::size_t room = units_per_batch * unit_bytes - pending.size();
+        const std::size_t take = std::min(room, chunk.size());
+        pending.insert(pending.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
+        chunk = chunk.subspan(take);
+        if (pending.size() == units_per_batch * unit_bytes) {
+          flush_units(units_per_batch);
+          pending.clear();
+        }
+      }
+    });
+    if (!pending.empty()) flush_units(pending.size() / unit_bytes);
+  }
+
+  const ByteSource* source() const noexcept override { return src_->source(); }
+
+ private:
+  // float64 → float16/bfloat16 goes through float32 rounded to odd, which
+  // makes the second rounding exact (float32 has more than two extra bits).
+  static float round_to_odd_f32(double d) {
+    float f = static_cast<float>(d);
+    if (!std::isfinite(f) || static_cast<double>(f) == d) return f;
+    if (std::fabs(static_cast<double>(f)) > std::fabs(d)) f = std::nextafter(f, 0.0f);
+    std::uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    bits |= 1u;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  void convert_f64(const std::byte* in, std::size_t n, std::byte* out) const {
+    for (std::size_t k = 0; k < n; ++k) {
+      double d;
+      std::memcpy(&d, in + 8 * k, 8);
+      if (to_ == DType::F64) {
+        std::memcpy(out + 8 * k, &d, 8);
+      } else {
+        const std::uint16_t h = to_ == DType::F16 ? f32_to_f16(round_to_odd_f32(d)) : f32_to_bf16(round_to_odd_f32(d));
+        std::memcpy(out + 2 * k, &h, 2);
+      }
+    }
+  }
+
+  std::shared_ptr<const TensorData> src_;
+  DType from_, to_;
+};
+
+std::string ext_of(Format f) {
+  switch (f) {
+    case Format::Npy: return ".npy";
+    case Format::Npz: return ".npz";
+    case Format::Safetensors: return ".safetensors";
+    case Format::Gguf: return ".gguf";
+    case Format::PyTorch: return "PyTorch";
+  }
+  return "?";
+}
+
+}  // namespace
+
+TensorInfo cast_tensor(const TensorInfo& t, DType to) {
+  if (!t.data) throw Error(t.file, t.offset, "tensor '" + t.name + "' has a type this build cannot read, so it cannot be cast");
+  if (!is_cast_target(to)) throw Error("", kNoOffset, std::string("cannot cast to ") + std::string(name(to)) + "; choose float16, bfloat16, float32 or float64");
+  if (is_quantized(t.dtype) && !can_dequantize(t.dtype))
+    throw Error(t.file, t.offset, "tensor '" + t.name + "' is " + std::string(name(t.dtype)) + ", which this build cannot dequantize");
+  TensorInfo out = t;
+  out.dtype = to;
+  out.nbytes = byte_size(to, t.numel()).value();
+  out.data = std::make_shared<CastData>(t.data, t.dtype, to);
+  out.ggml_ne.clear();
+  out.ggml_type.reset();
+  out.layout_note = "cast from " + std::string(name(t.dtype));
+  return out;
+}
+
+std::vector<TensorInfo> prepare_tensors(const Checkpoint& src, Format target, std::optional<DType> cast) {
+  std::vector<TensorInfo> out;
+  out.reserve(src.tensors.size());
+  for (const auto& t : src.tensors) {
+    if (!t.data)
+      throw Error(t.file, t.offset, "tensor '" + t.name + "' has ggml type id " + std::to_string(t.ggml_type.value_or(0)) +
+                                        ", unknown to this build, so it cannot be converted");
+    const bool castable = is_floating(t.dtype) || is_quantized(t.dtype);
+    if (cast && castable && t.dtype != *cast) out.push_back(cast_tensor(t, *cast));
+    else out.push_back(t);
+    const auto& w = out.back();
+    if (!format_can_store(target, w.dtype)) {
+      std::string hint;
+      if (castable) hint = "; pass --dtype float16 (or float32, bfloat16) to convert it";
+      else if (target == Format::Gguf) hint = "; GGUF holds only float, int8–int64 and ggml block types";
+      throw Error(src.path, t.offset, "tensor '" + t.name + "' has dtype " + std::string(name(w.dtype)) + ", which " +
+                                          ext_of(target) + " cannot store" + hint);
+    }
+  }
+  if (target == Format::Npy && out.size() != 1)
+    throw Error(src.path, kNoOffset, "a .npy file holds exactly one array but the checkpoint has " +
+                                         std::to_string(out.size()) + " tensors; write .npz, .safetensors or .gguf instead");
+  return out;
+}
+
+Metadata prepare_metadata(const Checkpoint& src, Format target) {
+  if (target == Format::Npy || target == Format::Npz) return {};
+  Metadata out;
+  for (const auto& e : src.metadata) {
+    if (target == Format::Gguf || e.value.type == MetaType::String) {
+      out.push_back(e);
+    } else {
+      out.push_back({e.key, MetaValue::string(e.value.type == MetaType::Array ? to_json(e.value).dump()
+                                                                               : to_display(e.value))});
+    }
+  }
+  return out;
+}
+
+ConvertResult convert(const Checkpoint& src, const std::string& out_path, Format target,
+                      std::optional<DType> cast, const WriteOptions& opt) {
+  auto tensors = prepare_tensors(src, target, cast);
+  auto meta = prepare_metadata(src, target);
+  ConvertResult r;
+  if ((target == Format::Npy || target == Format::Npz) && !src.metadata.empty())
+    r.notes.push_back(std::to_string(src.metadata.size()) + " metadata entries were not written: " + ext_of(target) +
+                      " has no place for metadata");
+  if (target == Format::Safetensors) {
+    bool typed = false;
+    for (const auto& e : src.metadata) typed = typed || e.value.type != MetaType::String;
+    if (typed) r.notes.push_back("typed metadata values were written as strings (safetensors metadata holds strings only)");
+  }
+  if (target == Format::Npy || target == Format::Npz) {
+    for (const auto& t : tensors)
+      if (t.dtype == DType::BF16) {
+        r.notes.push_back("bfloat16 tensors were written with descr '<V2' as MLX does; NumPy sees them as 2-byte voids");
+        break;
+      }
+  }
+  write_checkpoint(out_path, target, tensors, meta, opt);
+  r.tensors = tensors.size();
+  for (const auto& t : tensors) r.bytes += t.nbytes;
+  return r;
+}
+
+namespace {
+// Length and CRC-32 of a tensor's canonical bytes, streamed so memory stays bounded.
+std::pair<std::uint64_t, std::uint32_t> digest(const TensorInfo& t) {
+  std::uint64_t n = 0;
+  std::uint32_t crc = 0;
+  t.data->stream([&](std::span<const std::byte> b) {
+    n += b.size();
+    crc = crc32_update(crc, b);
+  });
+  return {n, crc};
+}
+}  // namespace
+
+std::vector<std::string> verify_written(std::span<const TensorInfo> expected, const Checkpoint& written) {
+  std::vector<std::string> diffs;
+  if (written.tensors.size() != expected.size())
+    diffs.push_back("wrote " + std::to_string(written.tensors.size()) + " tensors, expected " + std::to_string(expected.size()));
+  std::unordered_map<std::string_view, const TensorInfo*> by_name;
+  for (const auto& w : written.tensors) by_name.emplace(w.name, &w);
+  for (const auto& e : expected) {
+    auto found = by_name.find(e.name);
+    if (found == by_name.end()) {
+      diffs.push_back("tensor '" + e.name + "' is missing from the output");
+      continue;
+    }
+    const TensorInfo* it = found->second;
+    if (it->dtype != e.dtype || it->shape != e.shape) {
+      diffs.push_back("tensor '" + e.name + "' changed dtype or shape");
+      continue;
+    }
+    if (digest(e) != digest(*it)) diffs.push_back("tensor '" + e.name + "' differs after writing");
+  }
+  return diffs;
+}
+
+}  // namespace ckpt::io

@@ -1,0 +1,169 @@
+// The ckpt command line: info text and JSON, convert, and exit codes.
+#include <gtest/gtest.h>
+#include <gmock/gmock.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "io/open.h"
+#include "tests/support/support.h"
+
+using namespace ckpt;
+using ::testing::HasSubstr;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+Run ckpt_cli(const std::string& args, const test::TempDir& dir) {
+  const char* cli = std::getenv("CKPT_CLI");
+  const std::string bin = cli ? cli : std::string(CKPT_BINARY_DIR) + "/app/ckpt";
+  const std::string err_file = dir.file("stderr.txt");
+  const std::string cmd = "'" + bin + "' " + args + " 2>'" + err_file + "'";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  std::FILE* f = std::fopen(err_file.c_str(), "r");
+  std::string err;
+  while (f && (n = std::fread(buf.data(), 1, buf.size(), f)) > 0) err.append(buf.data(), n);
+  if (f) std::fclose(f);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out, err};
+}
+
+std::string write_sample(const test::TempDir& dir) {
+  std::vector<io::TensorInfo> t{test::random_tensor("model.layers.0.weight", io::DType::F16, {4, 8}, 1),
+                                test::random_tensor("model.layers.10.bias", io::DType::F32, {4}, 2),
+                                test::random_tensor("scalar", io::DType::I64, {}, 3)};
+  io::Metadata meta{{"note", io::MetaValue::string("hello")}};
+  const std::string p = dir.file("s.safetensors");
+  io::write_checkpoint(p, io::Format::Safetensors, t, meta, {});
+  return p;
+}
+
+}  // namespace
+
+TEST(Cli, InfoJsonIsStable) {
+  test::TempDir dir;
+  const auto p = write_sample(dir);
+  const auto r = ckpt_cli("info --json '" + p + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["path"], p);
+  EXPECT_EQ(j["format"], "safetensors");
+  EXPECT_EQ(j["metadata"]["note"], "hello");
+  EXPECT_EQ(j["metadata"]["format"], "pt");
+  ASSERT_EQ(j["tensors"].size(), 3u);
+  bool seen = false;
+  for (const auto& t : j["tensors"]) {
+    if (t["name"] != "model.layers.0.weight") continue;
+    seen = true;
+    EXPECT_EQ(t["dtype"], "float16");
+    EXPECT_EQ(t["shape"], nlohmann::json::array({4, 8}));
+    EXPECT_EQ(t["nbytes"], 64);
+    EXPECT_TRUE(t.contains("offset"));
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(j["totals"]["tensors"], 3);
+  EXPECT_EQ(j["totals"]["parameters"], 32 + 4 + 1);
+  EXPECT_EQ(j["totals"]["nbytes"], 64 + 16 + 8);
+}
+
+TEST(Cli, InfoGgufJsonHasNeAndTypes) {
+  test::TempDir dir;
+  std::vector<io::TensorInfo> t{test::random_tensor("blk.0.attn_q.weight", io::DType::Q8_0, {2, 64}, 1)};
+  io::Metadata meta{{"general.architecture", io::MetaValue::string("llama")},
+                    {"llama.context_length", io::MetaValue::unsigned_int(io::MetaType::U32, 4096)}};
+  const std::string p = dir.file("m.gguf");
+  io::write_checkpoint(p, io::Format::Gguf, t, meta, {});
+  const auto r = ckpt_cli("info --json '" + p + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "gguf");
+  EXPECT_EQ(j["tensors"][0]["dtype"], "q8_0");
+  EXPECT_EQ(j["tensors"][0]["shape"], nlohmann::json::array({2, 64}));
+  EXPECT_EQ(j["tensors"][0]["ggml_ne"], nlohmann::json::array({64, 2}));
+  EXPECT_EQ(j["tensors"][0]["ggml_type"], 8);
+  EXPECT_EQ(j["metadata"]["llama.context_length"], 4096);
+  EXPECT_EQ(j["metadata_types"]["llama.context_length"], "uint32");
+}
+
+TEST(Cli, InfoText) {
+  test::TempDir dir;
+  const auto p = write_sample(dir);
+  const auto r = ckpt_cli("info '" + p + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("format:     safetensors"));
+  EXPECT_THAT(r.out, HasSubstr("tensors:    3"));
+  EXPECT_THAT(r.out, HasSubstr("model.layers.0.weight"));
+  EXPECT_THAT(r.out, HasSubstr("[4, 8]"));
+  EXPECT_THAT(r.out, HasSubstr("note: hello"));
+}
+
+TEST(Cli, ConvertAndVerify) {
+  test::TempDir dir;
+  const auto p = write_sample(dir);
+  const std::string out = dir.file("out.gguf");
+  auto r = ckpt_cli("convert '" + p + "' '" + out + "' --verify", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("verified"));
+  const auto ck = io::open_checkpoint(out);
+  EXPECT_EQ(ck.tensors.size(), 3u);
+  r = ckpt_cli("convert '" + out + "' '" + dir.file("half.npz") + "' --dtype float16 --compress", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const auto& t : io::open_checkpoint(dir.file("half.npz")).tensors)
+    if (t.name != "scalar") EXPECT_EQ(t.dtype, io::DType::F16) << t.name;
+}
+
+TEST(Cli, ErrorsExitTwoWithAMessage) {
+  test::TempDir dir;
+  auto r = ckpt_cli("info '" + dir.file("missing.safetensors") + "'", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot open the file"));
+  {
+    std::FILE* f = std::fopen(dir.file("junk.bin").c_str(), "wb");
+    std::fputs("this is not a checkpoint", f);
+    std::fclose(f);
+  }
+  r = ckpt_cli("info '" + dir.file("junk.dat") + "'", dir);
+  EXPECT_EQ(r.code, 2);
+  std::filesystem::copy_file(dir.file("junk.bin"), dir.file("junk.dat"));
+  r = ckpt_cli("info '" + dir.file("junk.dat") + "'", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("supported formats are .npy, .npz, .safetensors"));
+  const auto p = write_sample(dir);
+  r = ckpt_cli("convert '" + p + "' '" + dir.file("x.npz") + "' --dtype int4", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--dtype must be float16, bfloat16, float32 or float64"));
+  r = ckpt_cli("convert '" + p + "' '" + dir.file("x.unknown") + "'", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot tell the output format"));
+  r = ckpt_cli("frobnicate", dir);
+  EXPECT_EQ(r.code, 2);
+  // A truncated file: an error, never a signal.
+  std::filesystem::copy_file(p, dir.file("cut.safetensors"));
+  std::filesystem::resize_file(dir.file("cut.safetensors"), std::filesystem::file_size(p) - 5);
+  r = ckpt_cli("info '" + dir.file("cut.safetensors") + "'", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_FALSE(r.err.empty());
+}
+
+TEST(Cli, SampleCheckpointOpens) {
+  const std::string sample = std::string(CKPT_SOURCE_DIR) + "/resources/sample.safetensors";
+  ASSERT_TRUE(std::filesystem::exists(sample));
+  test::TempDir dir;
+  const auto r = ckpt_cli("info --json '" + sample + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["totals"]["tensors"].get<int>(), 20);
+}

@@ -1,0 +1,11 @@
+# Regenerates the sample checkpoint and compares it byte for byte with the shipped one.
+execute_process(COMMAND ${GEN} ${OUT} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "ckpt_make_sample failed (${rc})")
+endif()
+file(SHA256 ${OUT} got)
+file(SHA256 ${SAMPLE} want)
+if(NOT got STREQUAL want)
+  message(FATAL_ERROR "resources/sample.safetensors differs from what tools/make_sample.cpp writes; regenerate it: ckpt_make_sample resources/sample.safetensors")
+endif()
+message(STATUS "sample.safetensors is reproducible")
