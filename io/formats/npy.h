@@ -9,11 +9,15 @@
 
 namespace ckpt::io::npy {
 
+// Headers longer than this are refused before they are tokenized (NumPy's
+// own writer never needs more than a few hundred bytes for a numeric array).
+inline constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{1} << 20;
+
 // Parsed header of one .npy image starting at `offset` in `src`.
 struct Header {
   int major = 1, minor = 0;
   std::uint64_t header_len = 0;
-  std::uint64_t data_offset = 0;  // absolute, in src
+  std::uint64_t data_offset = 0;  // absolute, in src (parse_header_bytes: relative to the bytes given)
   std::string descr;              // as written, e.g. "<f4", "|b1", "<V2"
   DType dtype = DType::F32;
   bool big_endian = false;
@@ -27,7 +31,12 @@ struct Header {
 // member); a header or data running past it is an error.
 [[nodiscard]] Header parse_header(const ByteSource& src, std::uint64_t offset, std::uint64_t limit);
 // Parses a header from memory (an npz member's first bytes after inflation).
+// Does not check that the data fits: the caller knows how many bytes follow.
 [[nodiscard]] Header parse_header_bytes(std::span<const std::byte> bytes, const std::string& label, std::uint64_t label_offset);
+// How many bytes from the start of an image the magic, version, length and
+// header take, as far as `prefix` tells (0 when it is too short to say or is
+// no .npy; parsing then reports why). Lets an npz reader inflate just enough.
+[[nodiscard]] std::uint64_t header_extent(std::span<const std::byte> prefix);
 
 // The exact header bytes NumPy writes for this array (v1.0, v2.0 when needed),
 // padded so the data starts on a multiple of 64.

@@ -1,9 +1,242 @@
+// NumPy .npz: a zip archive (see zip.cpp) whose members are .npy images.
+//
+//   member "NAME.npy"  -> tensor NAME (names may hold dots and slashes;
+//                         np.savez names positional arrays arr_0, arr_1, …)
+//   method 0 (stored, np.savez)             the .npy image lies verbatim in the
+//                                           archive: the tensor is a view of
+//                                           the mapping at data offset + npy
+//                                           header length
+//   method 8 (deflated, np.savez_compressed) raw deflate of the .npy image:
+//                                           the npy header is read from the
+//                                           first inflated bytes only
+//
+// Members whose names do not end in ".npy" (and folders) are not arrays:
+// they are skipped and listed in the checkpoint's format_detail. Two members
+// with the same name are an error (NumPy would silently use one of them).
+// CRC-32 is checked whenever a member's data is streamed in full.
 #include "io/formats/npz.h"
 
+#include <set>
+
+#include "io/atomic_file.h"
+#include "io/checked.h"
+#include "io/deflate.h"
 #include "io/error.h"
+#include "io/formats/npy.h"
+#include "io/formats/zip.h"
 
 namespace ckpt::io::npz {
-Checkpoint describe(std::shared_ptr<const ByteSource> src) { throw Error(src->label(), 0, "PLACEHOLDER: npz reader not written yet"); }
-Checkpoint open(const std::string& path) { throw Error(path, 0, "PLACEHOLDER: npz reader not written yet"); }
-void write(const std::string& path, std::span<const TensorInfo>, const Metadata&, const WriteOptions&) { throw Error(path, 0, "PLACEHOLDER"); }
+
+namespace {
+
+// Enough inflated bytes for any ordinary npy header; longer ones are inflated again.
+constexpr std::size_t kHeaderPeek = 4096;
+
+[[noreturn]] void crc_mismatch(const ByteSource& src, const zip::Member& m, std::uint32_t crc) {
+  throw Error(src.label(), m.data_offset, "CRC-32 mismatch in member '" + m.name + "': the data is corrupt (expected " +
+                                              std::to_string(m.crc32) + ", computed " + std::to_string(crc) + ")");
+}
+
+// A stored member: a zero-copy view of the mapping (StoredData) whose full
+// reads also check the member's CRC-32. contiguous() hands out the mapped
+// bytes directly and so cannot check it.
+class StoredMemberData final : public TensorData {
+ public:
+  StoredMemberData(std::shared_ptr<const TensorData> inner, std::shared_ptr<const ByteSource> file, zip::Member m,
+                   std::uint64_t data_rel, std::uint64_t nbytes)
+      : inner_(std::move(inner)), file_(std::move(file)), m_(std::move(m)), data_rel_(data_rel), nbytes_(nbytes) {}
+
+  void stream(const ByteSink& sink) const override {
+    const auto member = zip::member_bytes(*file_, m_);
+    const auto head = member.first(static_cast<std::size_t>(data_rel_));
+    const auto tail = member.subspan(static_cast<std::size_t>(data_rel_ + nbytes_));
+    std::uint32_t crc = crc32_update(0, head);
+    if (inner_->contiguous()) {
+      // The canonical bytes are the stored bytes: check them as they pass.
+      inner_->stream([&](std::span<const std::byte> chunk) {
+        crc = crc32_update(crc, chunk);
+        sink(chunk);
+      });
+      crc = crc32_update(crc, tail);
+      if (crc != m_.crc32) crc_mismatch(*file_, m_, crc);
+      return;
+    }
+    // Reordered or byte-swapped: check the stored bytes before handing any out.
+    crc = crc32_update(crc, member.subspan(static_cast<std::size_t>(data_rel_), static_cast<std::size_t>(nbytes_)));
+    crc = crc32_update(crc, tail);
+    if (crc != m_.crc32) crc_mismatch(*file_, m_, crc);
+    inner_->stream(sink);
+  }
+  std::optional<std::span<const std::byte>> contiguous() const override { return inner_->contiguous(); }
+  const ByteSource* source() const noexcept override { return file_.get(); }
+
+ private:
+  std::shared_ptr<const TensorData> inner_;
+  std::shared_ptr<const ByteSource> file_;
+  zip::Member m_;
+  std::uint64_t data_rel_, nbytes_;
+};
+
+// A deflated member. C-order little-endian data streams straight out of the
+// inflater past the npy header; any other layout is inflated into memory and
+// reordered there (the whole member is needed to reorder it anyway).
+class DeflatedMemberData final : public TensorData {
+ public:
+  DeflatedMemberData(std::shared_ptr<const ByteSource> file, zip::Member m, npy::Header h)
+      : file_(std::move(file)), m_(std::move(m)), h_(std::move(h)) {}
+
+  void stream(const ByteSink& sink) const override {
+    const bool reorder = h_.fortran_order && h_.shape.size() > 1;
+    if (!reorder && !h_.big_endian) {
+      std::uint64_t skip = h_.data_offset, left = h_.nbytes;
+      zip::read_member(*file_, m_, [&](std::span<const std::byte> chunk) {
+        const auto drop = std::min<std::uint64_t>(skip, chunk.size());
+        skip -= drop;
+        chunk = chunk.subspan(static_cast<std::size_t>(drop));
+        const auto take = std::min<std::uint64_t>(left, chunk.size());
+        if (take > 0) sink(chunk.first(static_cast<std::size_t>(take)));
+        left -= take;
+      });
+      return;
+    }
+    std::vector<std::byte> raw;
+    raw.reserve(static_cast<std::size_t>(m_.size));
+    zip::read_member(*file_, m_, [&](std::span<const std::byte> c) { raw.insert(raw.end(), c.begin(), c.end()); });
+    const auto mem = std::make_shared<MemorySource>(std::move(raw), file_->label());
+    npy::tensor_from(mem, h_, m_.name).data->stream(sink);
+  }
+  const ByteSource* source() const noexcept override { return file_.get(); }
+
+ private:
+  std::shared_ptr<const ByteSource> file_;
+  zip::Member m_;
+  npy::Header h_;
+};
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+TensorInfo stored_tensor(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, std::string name) {
+  const npy::Header h = npy::parse_header(*src, m.data_offset, m.size);
+  TensorInfo t = npy::tensor_from(src, h, std::move(name));
+  t.data = std::make_shared<StoredMemberData>(t.data, src, m, h.data_offset - m.data_offset, h.nbytes);
+  return t;
+}
+
+TensorInfo deflated_tensor(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, std::string name) {
+  // Inflate only the npy header: a first peek, then exactly its extent if it is longer.
+  auto prefix = zip::read_member_prefix(*src, m, kHeaderPeek);
+  const std::uint64_t extent = npy::header_extent(prefix);
+  if (extent > prefix.size() && extent <= m.size && extent <= npy::kMaxHeaderBytes + 12)
+    prefix = zip::read_member_prefix(*src, m, static_cast<std::size_t>(extent));
+  npy::Header h = npy::parse_header_bytes(prefix, src->label(), m.data_offset);
+  const std::uint64_t after = m.size - std::min(m.size, h.data_offset);
+  if (after < h.nbytes)
+    throw Error(src->label(), m.data_offset, "the array needs " + std::to_string(h.nbytes) + " data bytes but only " +
+                                                 std::to_string(after) + " follow its header");
+  TensorInfo t;
+  t.name = std::move(name);
+  t.dtype = h.dtype;
+  t.shape = h.shape;
+  t.nbytes = h.nbytes;
+  t.file = src->label();
+  t.offset = m.data_offset;
+  t.layout_note = "deflated " + std::to_string(m.compressed_size) + " → " + std::to_string(m.size) + " bytes";
+  if (h.fortran_order && h.shape.size() > 1) t.layout_note += ", fortran order";
+  if (h.big_endian) t.layout_note += ", big-endian";
+  t.data = std::make_shared<DeflatedMemberData>(src, m, std::move(h));
+  return t;
+}
+
+}  // namespace
+
+Checkpoint describe(std::shared_ptr<const ByteSource> src) {
+  const zip::Archive archive = zip::read_archive(*src);
+  Checkpoint ck;
+  ck.path = src->label();
+  ck.format = Format::Npz;
+  std::set<std::string> names;
+  std::vector<std::string> ignored;
+  std::size_t stored = 0, deflated = 0;
+  for (const auto& m : archive.members) {
+    if (m.is_directory()) continue;
+    if (!ends_with(m.name, ".npy")) {
+      ignored.push_back(m.name);
+      continue;
+    }
+    std::string name = m.name.substr(0, m.name.size() - 4);
+    if (!names.insert(name).second)
+      throw Error(src->label(), m.local_header_offset, "the archive holds two members named '" + m.name + "'");
+    try {
+      if (m.method == zip::kStored) {
+        ck.tensors.push_back(stored_tensor(src, m, std::move(name)));
+        ++stored;
+      } else if (m.method == zip::kDeflated) {
+        ck.tensors.push_back(deflated_tensor(src, m, std::move(name)));
+        ++deflated;
+      } else {
+        throw Error(src->label(), m.local_header_offset, "compression method " + std::to_string(m.method) +
+                                                              " is not supported (only stored and deflated)");
+      }
+    } catch (const Error& e) {
+      throw Error(e.file(), e.offset(), "member '" + m.name + "': " + e.sentence());
+    }
+  }
+  ck.format_detail = "npz (" + std::to_string(stored) + " stored, " + std::to_string(deflated) + " deflated members" +
+                     (archive.zip64 ? ", zip64" : "") + ")";
+  if (!ignored.empty()) {
+    ck.format_detail += "; ignored non-.npy members:";
+    for (const auto& n : ignored) ck.format_detail += " " + n;
+  }
+  ck.files.push_back(std::move(src));
+  return ck;
+}
+
+Checkpoint open(const std::string& path) { return describe(MappedFile::open(path)); }
+
+void write(const std::string& path, std::span<const TensorInfo> tensors, const Metadata&, const WriteOptions& opt) {
+  // Check every tensor before the first byte is written.
+  std::vector<std::string> members;
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const TensorInfo& t = tensors[i];
+    if (info(t.dtype).npy_descr.empty())
+      throw Error(path, kNoOffset, "tensor '" + t.name + "' has dtype " + std::string(name(t.dtype)) + ", which .npy cannot store");
+    const auto numel = checked_numel(t.shape);
+    const auto want = numel ? byte_size(t.dtype, *numel) : std::nullopt;
+    if (!want || *want != t.nbytes || !t.data)
+      throw Error(path, kNoOffset, "tensor '" + t.name + "' has no readable data matching its shape and dtype");
+    // An unnamed tensor (a lone .npy) gets NumPy's positional name.
+    std::string member = (t.name.empty() ? "arr_" + std::to_string(i) : t.name) + ".npy";
+    if (!seen.insert(member).second)
+      throw Error(path, kNoOffset, "two tensors would both be stored as member '" + member + "'");
+    members.push_back(std::move(member));
+  }
+  refuse_overwriting_inputs(path, tensors);
+
+  AtomicFile out(path);
+  zip::Writer zw(out);
+  ProgressTracker progress(opt, tensors);
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const TensorInfo& t = tensors[i];
+    progress.begin_tensor(i);
+    zw.begin_member(members[i], opt.compress ? zip::kDeflated : zip::kStored, opt.compression_level);
+    const std::string header = npy::make_header(t.dtype, t.shape);
+    zw.write(std::as_bytes(std::span<const char>(header)));
+    std::uint64_t written = 0;
+    t.data->stream([&](std::span<const std::byte> chunk) {
+      zw.write(chunk);
+      written += chunk.size();
+      progress.advance(chunk.size());
+    });
+    if (written != t.nbytes)
+      throw Error(path, out.position(), "tensor '" + t.name + "' produced " + std::to_string(written) + " bytes, expected " +
+                                            std::to_string(t.nbytes));
+    zw.end_member();
+  }
+  zw.finish();
+  out.commit();
+}
+
 }  // namespace ckpt::io::npz

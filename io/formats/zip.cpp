@@ -1,0 +1,484 @@
+// Zip archives (PKWARE APPNOTE 6.3), the subset NumPy, MLX and PyTorch use.
+//
+// Layout, all integers little-endian:
+//   [local header][member data][data descriptor?]   … one per member
+//   [central directory header] …                     one per member
+//   [zip64 end of central directory record]          (zip64 only)
+//   [zip64 end of central directory locator]         (zip64 only)
+//   [end of central directory record][comment]
+//
+// local header (30 bytes + name + extra):
+//   u32 0x04034b50, u16 version needed, u16 flags, u16 method, u16 time,
+//   u16 date, u32 crc-32, u32 compressed size, u32 size, u16 name length,
+//   u16 extra length. With flag bit 3 the crc and sizes may be zero here and
+//   follow the data in a descriptor; the central directory always has them.
+// central directory header (46 bytes + name + extra + comment):
+//   u32 0x02014b50, u16 version made by, u16 version needed, u16 flags,
+//   u16 method, u16 time, u16 date, u32 crc-32, u32 compressed size, u32 size,
+//   u16 name length, u16 extra length, u16 comment length, u16 disk start,
+//   u16 internal attributes, u32 external attributes, u32 local header offset.
+// zip64 extra field (id 0x0001): in the central directory, u64 size, u64
+//   compressed size, u64 local header offset, u32 disk — only those whose
+//   32-bit field is saturated (0xFFFFFFFF), in that order. In a local header
+//   it holds both sizes.
+// end of central directory (22 bytes + comment): u32 0x06054b50, u16 disk,
+//   u16 disk with the directory, u16 entries on this disk, u16 entries,
+//   u32 directory size, u32 directory offset, u16 comment length.
+// zip64 locator (20 bytes, just before it): u32 0x07064b50, u32 disk,
+//   u64 offset of the zip64 record, u32 disk count.
+// zip64 end record: u32 0x06064b50, u64 record size, u16 made by, u16 needed,
+//   u32 disk, u32 disk with directory, u64 entries on disk, u64 entries,
+//   u64 directory size, u64 directory offset.
+#include "io/formats/zip.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+
+#include "io/byte_reader.h"
+#include "io/checked.h"
+#include "io/endian.h"
+#include "io/error.h"
+
+namespace ckpt::io::zip {
+
+namespace {
+
+constexpr std::uint32_t kLocalSig = 0x04034b50;
+constexpr std::uint32_t kCentralSig = 0x02014b50;
+constexpr std::uint32_t kEndSig = 0x06054b50;
+constexpr std::uint32_t kEnd64Sig = 0x06064b50;
+constexpr std::uint32_t kLocator64Sig = 0x07064b50;
+constexpr std::uint64_t kEndSize = 22;
+constexpr std::uint64_t kLocatorSize = 20;
+constexpr std::uint64_t kEnd64Size = 56;
+constexpr std::uint64_t kCentralSize = 46;
+constexpr std::uint64_t kLocalSize = 30;
+constexpr std::uint32_t kSat32 = 0xFFFFFFFFu;
+constexpr std::uint16_t kSat16 = 0xFFFFu;
+// A deflate stream of nothing still costs a couple of bytes; allow for the
+// fixed overhead of tiny members on top of the ratio.
+constexpr std::uint64_t kDeflateSlack = 1024;
+
+struct End {
+  std::uint64_t pos = 0;
+  std::uint64_t entries = 0;
+  std::uint64_t cd_size = 0;
+  std::uint64_t cd_offset = 0;
+  std::uint64_t limit = 0;  // where the central directory must end (first end record)
+  bool zip64 = false;
+};
+
+// Phase 1: the end of central directory record, searched backwards because a
+// comment of up to 65535 bytes may follow it.
+End find_end(const ByteSource& src) {
+  const auto all = src.all();
+  const std::uint64_t size = all.size();
+  if (size < kEndSize)
+    throw Error(src.label(), 0, "the file is too small to be a zip archive (" + std::to_string(size) + " bytes)");
+  const std::uint64_t lowest = size > kEndSize + 0xFFFF ? size - kEndSize - 0xFFFF : 0;
+  std::optional<std::uint64_t> exact, loose;
+  for (std::uint64_t p = size - kEndSize + 1; p-- > lowest;) {
+    if (load_le<std::uint32_t>(all.data() + p) != kEndSig) continue;
+    const std::uint16_t comment = load_le<std::uint16_t>(all.data() + p + 20);
+    if (p + kEndSize + comment == size) {
+      exact = p;
+      break;
+    }
+    if (!loose && p + kEndSize + comment <= size) loose = p;
+  }
+  if (!exact && !loose)
+    throw Error(src.label(), size, "no end of central directory record: the file is not a zip archive or is truncated");
+  End e;
+  e.pos = exact ? *exact : *loose;
+  ByteReader r(src, e.pos + 4);
+  const auto disk = r.read<std::uint16_t>("disk number");
+  const auto cd_disk = r.read<std::uint16_t>("central directory disk");
+  const auto disk_entries = r.read<std::uint16_t>("entries on this disk");
+  e.entries = r.read<std::uint16_t>("entry count");
+  e.cd_size = r.read<std::uint32_t>("central directory size");
+  e.cd_offset = r.read<std::uint32_t>("central directory offset");
+  e.limit = e.pos;
+
+  // Phase 2: zip64 end records, when the locator sits right before the end record.
+  if (e.pos >= kLocatorSize && load_le<std::uint32_t>(all.data() + e.pos - kLocatorSize) == kLocator64Sig) {
+    ByteReader l(src, e.pos - kLocatorSize + 4);
+    const auto disk64 = l.read<std::uint32_t>("zip64 locator disk");
+    const auto rec = l.read<std::uint64_t>("zip64 end record offset");
+    const auto disks = l.read<std::uint32_t>("zip64 disk count");
+    if (disk64 != 0 || disks > 1) throw Error(src.label(), e.pos - kLocatorSize, "multi-disk zip archives are not supported");
+    if (rec > e.pos - kLocatorSize || e.pos - kLocatorSize - rec < kEnd64Size)
+      throw Error(src.label(), e.pos - kLocatorSize, "the zip64 end record offset " + std::to_string(rec) + " is outside the archive");
+    ByteReader z(src, rec);
+    if (z.read<std::uint32_t>("zip64 end record signature") != kEnd64Sig)
+      throw Error(src.label(), rec, "no zip64 end of central directory record where the locator points");
+    (void)z.read<std::uint64_t>("zip64 end record size");
+    (void)z.read<std::uint16_t>("version made by");
+    (void)z.read<std::uint16_t>("version needed");
+    const auto d = z.read<std::uint32_t>("disk number");
+    const auto cd = z.read<std::uint32_t>("central directory disk");
+    (void)z.read<std::uint64_t>("entries on this disk");
+    e.entries = z.read<std::uint64_t>("entry count");
+    e.cd_size = z.read<std::uint64_t>("central directory size");
+    e.cd_offset = z.read<std::uint64_t>("central directory offset");
+    if (d != 0 || cd != 0) throw Error(src.label(), rec, "multi-disk zip archives are not supported");
+    e.limit = rec;
+    e.zip64 = true;
+  } else {
+    if (disk != 0 || cd_disk != 0 || disk_entries != e.entries)
+      throw Error(src.label(), e.pos, "multi-disk zip archives are not supported");
+    if (e.entries == kSat16 || e.cd_size == kSat32 || e.cd_offset == kSat32)
+      throw Error(src.label(), e.pos, "the end record says zip64 but the zip64 end records are missing");
+  }
+
+  // Phase 3: the central directory must lie before the end records and be
+  // large enough for the entries it claims, before anything is allocated.
+  const auto cd_end = checked_add(e.cd_offset, e.cd_size);
+  if (!cd_end || *cd_end > e.limit)
+    throw Error(src.label(), e.pos, "the central directory (offset " + std::to_string(e.cd_offset) + ", " +
+                                        std::to_string(e.cd_size) + " bytes) runs past the end records");
+  const auto min_cd = checked_mul(e.entries, kCentralSize);
+  if (!min_cd || *min_cd > e.cd_size)
+    throw Error(src.label(), e.pos, "the archive claims " + std::to_string(e.entries) + " members but its central directory holds only " +
+                                        std::to_string(e.cd_size) + " bytes");
+  return e;
+}
+
+struct Zip64Fields {
+  std::optional<std::uint64_t> size, compressed_size, offset;
+};
+
+// Finds the zip64 extra field in `extra` and reads the fields whose 32-bit
+// versions were saturated, in the order the specification fixes.
+Zip64Fields read_zip64_extra(const ByteSource& src, std::uint64_t extra_pos, std::uint64_t extra_len, bool need_size,
+                             bool need_csize, bool need_offset, bool* found = nullptr) {
+  Zip64Fields f;
+  ByteReader r(src, extra_pos);
+  const std::uint64_t end = extra_pos + extra_len;
+  while (r.pos() + 4 <= end) {
+    const auto id = r.read<std::uint16_t>("extra field id");
+    const auto len = r.read<std::uint16_t>("extra field length");
+    if (r.pos() + len > end) throw Error(src.label(), r.pos(), "an extra field runs past the end of its header");
+    if (id != 0x0001) {
+      r.seek(r.pos() + len);
+      continue;
+    }
+    if (found) *found = true;
+    ByteReader z(src, r.pos());
+    std::uint64_t left = len;
+    auto take = [&](const char* what) -> std::uint64_t {
+      if (left < 8) throw Error(src.label(), z.pos(), std::string("the zip64 extra field lacks the ") + what);
+      left -= 8;
+      return z.read<std::uint64_t>(what);
+    };
+    if (need_size) f.size = take("uncompressed size");
+    if (need_csize) f.compressed_size = take("compressed size");
+    if (need_offset) f.offset = take("local header offset");
+    return f;
+  }
+  if (need_size || need_csize || need_offset)
+    throw Error(src.label(), extra_pos, "a saturated size or offset has no zip64 extra field to complete it");
+  return f;
+}
+
+struct InflatePrefix {
+  z_stream z{};
+  bool ok = false;
+  InflatePrefix() { ok = ::inflateInit2(&z, -15) == Z_OK; }
+  ~InflatePrefix() {
+    if (ok) ::inflateEnd(&z);
+  }
+};
+
+}  // namespace
+
+Archive read_archive(const ByteSource& src) {
+  const End end = find_end(src);
+  Archive a;
+  a.zip64 = end.zip64;
+  a.central_directory_offset = end.cd_offset;
+  a.members.reserve(static_cast<std::size_t>(end.entries));  // bounded by cd_size / 46 above
+
+  // Phase 4: central directory headers.
+  ByteReader r(src, end.cd_offset);
+  const std::uint64_t cd_end = end.cd_offset + end.cd_size;
+  for (std::uint64_t k = 0; k < end.entries; ++k) {
+    const std::uint64_t at = r.pos();
+    if (at + kCentralSize > cd_end)
+      throw Error(src.label(), at, "the central directory ends after " + std::to_string(k) + " of " +
+                                       std::to_string(end.entries) + " members");
+    if (r.read<std::uint32_t>("central header signature") != kCentralSig)
+      throw Error(src.label(), at, "bad central directory header signature for member " + std::to_string(k));
+    Member m;
+    (void)r.read<std::uint16_t>("version made by");
+    (void)r.read<std::uint16_t>("version needed");
+    m.flags = r.read<std::uint16_t>("flags");
+    m.method = r.read<std::uint16_t>("compression method");
+    (void)r.read<std::uint32_t>("modification time");
+    m.crc32 = r.read<std::uint32_t>("crc-32");
+    const std::uint32_t csize32 = r.read<std::uint32_t>("compressed size");
+    const std::uint32_t size32 = r.read<std::uint32_t>("uncompressed size");
+    const auto name_len = r.read<std::uint16_t>("name length");
+    const auto extra_len = r.read<std::uint16_t>("extra length");
+    const auto comment_len = r.read<std::uint16_t>("comment length");
+    const auto disk = r.read<std::uint16_t>("disk start");
+    (void)r.read<std::uint16_t>("internal attributes");
+    (void)r.read<std::uint32_t>("external attributes");
+    const std::uint32_t offset32 = r.read<std::uint32_t>("local header offset");
+    if (r.pos() + name_len + extra_len + comment_len > cd_end)
+      throw Error(src.label(), at, "central directory header " + std::to_string(k) + " runs past the end of the directory");
+    m.name = r.string(name_len, "member name");
+    const std::uint64_t extra_pos = r.pos();
+    r.seek(r.pos() + extra_len + comment_len);
+    if (disk != 0 && disk != kSat16) throw Error(src.label(), at, "multi-disk zip archives are not supported");
+    const auto z = read_zip64_extra(src, extra_pos, extra_len, size32 == kSat32, csize32 == kSat32, offset32 == kSat32);
+    m.size = z.size.value_or(size32);
+    m.compressed_size = z.compressed_size.value_or(csize32);
+    m.local_header_offset = z.offset.value_or(offset32);
+    const std::string who = "member '" + m.name + "'";
+    if (m.flags & 0x0001) throw Error(src.label(), at, who + " is encrypted, which is not supported");
+
+    // Phase 5: the local header, whose variable length decides where the data starts.
+    if (m.local_header_offset >= end.cd_offset || end.cd_offset - m.local_header_offset < kLocalSize)
+      throw Error(src.label(), at, who + " has a local header offset " + std::to_string(m.local_header_offset) +
+                                       " outside the member area");
+    ByteReader l(src, m.local_header_offset);
+    if (l.read<std::uint32_t>("local header signature") != kLocalSig)
+      throw Error(src.label(), m.local_header_offset, who + " has no local header where the central directory points");
+    (void)l.read<std::uint16_t>("version needed");
+    (void)l.read<std::uint16_t>("flags");
+    const auto local_method = l.read<std::uint16_t>("compression method");
+    (void)l.read<std::uint32_t>("modification time");
+    (void)l.read<std::uint32_t>("crc-32");
+    (void)l.read<std::uint32_t>("compressed size");
+    (void)l.read<std::uint32_t>("uncompressed size");
+    const auto lname_len = l.read<std::uint16_t>("name length");
+    const auto lextra_len = l.read<std::uint16_t>("extra length");
+    if (l.pos() + lname_len + lextra_len > end.cd_offset)
+      throw Error(src.label(), m.local_header_offset, who + "'s local header runs into the central directory");
+    if (l.string(lname_len, "local member name") != m.name)
+      throw Error(src.label(), m.local_header_offset, who + "'s local header names a different member");
+    if (local_method != m.method)
+      throw Error(src.label(), m.local_header_offset, who + "'s local header gives a different compression method");
+    bool zip64_local = false;
+    (void)read_zip64_extra(src, l.pos(), lextra_len, false, false, false, &zip64_local);
+    m.zip64_local = zip64_local;
+    m.data_offset = l.pos() + lextra_len;
+
+    // Phase 6: sizes against the file and against what the method can do.
+    if (m.compressed_size > end.cd_offset - m.data_offset)
+      throw Error(src.label(), m.local_header_offset, who + " claims " + std::to_string(m.compressed_size) +
+                                                          " bytes of data but only " + std::to_string(end.cd_offset - m.data_offset) +
+                                                          " bytes lie before the central directory");
+    if (m.method == kStored && m.size != m.compressed_size)
+      throw Error(src.label(), m.local_header_offset, who + " is stored but its sizes differ (" +
+                                                          std::to_string(m.compressed_size) + " stored, " + std::to_string(m.size) + " declared)");
+    if (m.method == kDeflated) {
+      const auto ratio = checked_mul(m.compressed_size, kMaxDeflateRatio);
+      const auto cap = ratio ? checked_add(*ratio, kDeflateSlack) : std::nullopt;
+      if (!cap || m.size > *cap)
+        throw Error(src.label(), m.local_header_offset, who + " claims " + std::to_string(m.size) + " bytes from " +
+                                                            std::to_string(m.compressed_size) +
+                                                            " compressed, beyond deflate's 1032:1 maximum ratio");
+    }
+    a.members.push_back(std::move(m));
+  }
+  return a;
+}
+
+std::span<const std::byte> member_bytes(const ByteSource& src, const Member& m) {
+  return src.view(m.data_offset, m.compressed_size, "member '" + m.name + "' data");
+}
+
+void read_member(const ByteSource& src, const Member& m, const ByteSink& sink) {
+  const auto in = member_bytes(src, m);
+  if (m.method == kDeflated) {
+    inflate_raw(in, m.size, m.crc32, sink, src.label(), m.data_offset);
+    return;
+  }
+  if (m.method != kStored)
+    throw Error(src.label(), m.local_header_offset, "member '" + m.name + "' uses compression method " +
+                                                        std::to_string(m.method) + "; only stored and deflated are supported");
+  std::uint32_t crc = 0;
+  for (std::size_t pos = 0; pos < in.size(); pos += kChunkBytes) {
+    const auto chunk = in.subspan(pos, std::min(kChunkBytes, in.size() - pos));
+    crc = crc32_update(crc, chunk);
+    sink(chunk);
+  }
+  if (crc != m.crc32)
+    throw Error(src.label(), m.data_offset, "CRC-32 mismatch in member '" + m.name + "': the data is corrupt (expected " +
+                                                std::to_string(m.crc32) + ", computed " + std::to_string(crc) + ")");
+}
+
+std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m, std::size_t n) {
+  const auto in = member_bytes(src, m);
+  const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(n, m.size));
+  if (m.method == kStored) return {in.begin(), in.begin() + static_cast<std::ptrdiff_t>(want)};
+  if (m.method != kDeflated)
+    throw Error(src.label(), m.local_header_offset, "member '" + m.name + "' uses compression method " +
+                                                        std::to_string(m.method) + "; only stored and deflated are supported");
+  InflatePrefix s;
+  if (!s.ok) throw Error(src.label(), m.data_offset, "cannot start the deflate decoder (out of memory)");
+  std::vector<std::byte> out(want);
+  s.z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
+  s.z.avail_in = static_cast<uInt>(std::min<std::size_t>(in.size(), std::numeric_limits<uInt>::max()));
+  s.z.next_out = reinterpret_cast<Bytef*>(out.data());
+  s.z.avail_out = static_cast<uInt>(want);
+  while (s.z.avail_out > 0) {
+    const int rc = ::inflate(&s.z, Z_NO_FLUSH);
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK)
+      throw Error(src.label(), m.data_offset, "member '" + m.name + "' has corrupt compressed data (" +
+                                                  (s.z.msg ? s.z.msg : "deflate error") + ")");
+  }
+  if (s.z.avail_out > 0)
+    throw Error(src.label(), m.data_offset, "member '" + m.name + "' inflates to fewer bytes than the " +
+                                                std::to_string(m.size) + " it declares");
+  return out;
+}
+
+// ---- writing ----
+
+void Writer::begin_member(const std::string& name, std::uint16_t method, int level) {
+  if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is already open");
+  if (name.size() > 0xFFFF) throw Error(out_.destination(), out_.position(), "member name is longer than zip allows");
+  Entry e{name, method, 0};
+  // Bit 11: the name is UTF-8 (set only when it is not plain ASCII, as Python does).
+  if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) e.flags |= 0x0800;
+  e.local_header_offset = out_.position();
+  // Version needed 20, DOS date 1980-01-01 00:00 (NumPy's ZipInfo default),
+  // sizes and CRC patched in end_member; zip64 extra with both sizes.
+  std::vector<std::byte> h(kLocalSize + name.size() + 20);
+  auto* p = h.data();
+  store_le<std::uint32_t>(p, kLocalSig);
+  store_le<std::uint16_t>(p + 4, 20);
+  store_le<std::uint16_t>(p + 6, e.flags);
+  store_le<std::uint16_t>(p + 8, method);
+  store_le<std::uint16_t>(p + 10, 0);
+  store_le<std::uint16_t>(p + 12, 0x21);
+  store_le<std::uint16_t>(p + 26, static_cast<std::uint16_t>(name.size()));
+  store_le<std::uint16_t>(p + 28, 20);
+  std::memcpy(p + kLocalSize, name.data(), name.size());
+  store_le<std::uint16_t>(p + kLocalSize + name.size(), 0x0001);
+  store_le<std::uint16_t>(p + kLocalSize + name.size() + 2, 16);
+  out_.write(h);
+  data_start_ = out_.position();
+  crc_ = 0;
+  size_ = 0;
+  if (method == kDeflated) {
+    deflater_.emplace([this](std::span<const std::byte> b) { out_.write(b); }, level);
+  } else if (method != kStored) {
+    throw Error(out_.destination(), out_.position(), "internal error: unsupported zip method " + std::to_string(method));
+  }
+  entries_.push_back(std::move(e));
+  open_ = true;
+}
+
+void Writer::write(std::span<const std::byte> bytes) {
+  crc_ = crc32_update(crc_, bytes);
+  size_ += bytes.size();
+  if (deflater_) deflater_->feed(bytes);
+  else out_.write(bytes);
+}
+
+void Writer::end_member() {
+  if (deflater_) {
+    deflater_->finish();
+    deflater_.reset();
+  }
+  Entry& e = entries_.back();
+  e.crc32 = crc_;
+  e.size = size_;
+  e.compressed_size = out_.position() - data_start_;
+  const bool big = e.size >= kSat32 || e.compressed_size >= kSat32;
+  std::array<std::byte, 16> fixed{};
+  store_le<std::uint32_t>(fixed.data(), e.crc32);
+  store_le<std::uint32_t>(fixed.data() + 4, big ? kSat32 : static_cast<std::uint32_t>(e.compressed_size));
+  store_le<std::uint32_t>(fixed.data() + 8, big ? kSat32 : static_cast<std::uint32_t>(e.size));
+  out_.write_at(e.local_header_offset + 14, std::span<const std::byte>(fixed.data(), 12));
+  if (big) {
+    std::array<std::byte, 2> v{};
+    store_le<std::uint16_t>(v.data(), 45);
+    out_.write_at(e.local_header_offset + 4, v);
+  }
+  std::array<std::byte, 16> z{};
+  store_le<std::uint64_t>(z.data(), e.size);
+  store_le<std::uint64_t>(z.data() + 8, e.compressed_size);
+  out_.write_at(e.local_header_offset + kLocalSize + e.name.size() + 4, z);
+  open_ = false;
+}
+
+void Writer::finish() {
+  if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is still open");
+  const std::uint64_t cd_offset = out_.position();
+  for (const auto& e : entries_) {
+    // Only saturated fields go in the zip64 extra, in the specified order.
+    const bool big_size = e.size >= kSat32, big_csize = e.compressed_size >= kSat32, big_off = e.local_header_offset >= kSat32;
+    const std::size_t extra = (big_size || big_csize || big_off) ? 4 + 8 * (big_size + big_csize + big_off) : 0;
+    std::vector<std::byte> h(kCentralSize + e.name.size() + extra);
+    auto* p = h.data();
+    const std::uint16_t version = extra ? 45 : 20;
+    store_le<std::uint32_t>(p, kCentralSig);
+    store_le<std::uint16_t>(p + 4, static_cast<std::uint16_t>(0x0300 | version));  // made by: Unix
+    store_le<std::uint16_t>(p + 6, version);
+    store_le<std::uint16_t>(p + 8, e.flags);
+    store_le<std::uint16_t>(p + 10, e.method);
+    store_le<std::uint16_t>(p + 12, 0);
+    store_le<std::uint16_t>(p + 14, 0x21);
+    store_le<std::uint32_t>(p + 16, e.crc32);
+    store_le<std::uint32_t>(p + 20, big_csize ? kSat32 : static_cast<std::uint32_t>(e.compressed_size));
+    store_le<std::uint32_t>(p + 24, big_size ? kSat32 : static_cast<std::uint32_t>(e.size));
+    store_le<std::uint16_t>(p + 28, static_cast<std::uint16_t>(e.name.size()));
+    store_le<std::uint16_t>(p + 30, static_cast<std::uint16_t>(extra));
+    store_le<std::uint16_t>(p + 32, 0);
+    store_le<std::uint16_t>(p + 34, 0);
+    store_le<std::uint16_t>(p + 36, 0);
+    store_le<std::uint32_t>(p + 38, 0600u << 16);  // rw------- like Python's zipfile
+    store_le<std::uint32_t>(p + 42, big_off ? kSat32 : static_cast<std::uint32_t>(e.local_header_offset));
+    std::memcpy(p + kCentralSize, e.name.data(), e.name.size());
+    if (extra) {
+      auto* x = p + kCentralSize + e.name.size();
+      store_le<std::uint16_t>(x, 0x0001);
+      store_le<std::uint16_t>(x + 2, static_cast<std::uint16_t>(extra - 4));
+      x += 4;
+      if (big_size) { store_le<std::uint64_t>(x, e.size); x += 8; }
+      if (big_csize) { store_le<std::uint64_t>(x, e.compressed_size); x += 8; }
+      if (big_off) { store_le<std::uint64_t>(x, e.local_header_offset); x += 8; }
+    }
+    out_.write(h);
+  }
+  const std::uint64_t cd_size = out_.position() - cd_offset;
+  const std::uint64_t n = entries_.size();
+  const bool zip64 = n >= kSat16 || cd_size >= kSat32 || cd_offset >= kSat32;
+  if (zip64) {
+    const std::uint64_t rec = out_.position();
+    std::array<std::byte, kEnd64Size + kLocatorSize> z{};
+    auto* p = z.data();
+    store_le<std::uint32_t>(p, kEnd64Sig);
+    store_le<std::uint64_t>(p + 4, kEnd64Size - 12);
+    store_le<std::uint16_t>(p + 12, 0x0300 | 45);
+    store_le<std::uint16_t>(p + 14, 45);
+    store_le<std::uint64_t>(p + 24, n);
+    store_le<std::uint64_t>(p + 32, n);
+    store_le<std::uint64_t>(p + 40, cd_size);
+    store_le<std::uint64_t>(p + 48, cd_offset);
+    p += kEnd64Size;
+    store_le<std::uint32_t>(p, kLocator64Sig);
+    store_le<std::uint64_t>(p + 8, rec);
+    store_le<std::uint32_t>(p + 16, 1);
+    out_.write(z);
+  }
+  std::array<std::byte, kEndSize> e{};
+  auto* p = e.data();
+  store_le<std::uint32_t>(p, kEndSig);
+  store_le<std::uint16_t>(p + 8, zip64 ? kSat16 : static_cast<std::uint16_t>(n));
+  store_le<std::uint16_t>(p + 10, zip64 ? kSat16 : static_cast<std::uint16_t>(n));
+  store_le<std::uint32_t>(p + 12, zip64 ? kSat32 : static_cast<std::uint32_t>(cd_size));
+  store_le<std::uint32_t>(p + 16, zip64 ? kSat32 : static_cast<std::uint32_t>(cd_offset));
+  out_.write(e);
+}
+
+}  // namespace ckpt::io::zip

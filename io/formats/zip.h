@@ -1,0 +1,97 @@
+#pragma once
+// Our own zip layer (PKWARE APPNOTE subset): reading an archive's central
+// directory into members whose data offsets are known, so stored members can
+// be memory-mapped in place, and writing archives member by member through an
+// AtomicFile. Supports stored (0) and deflated (8) members, zip64 extra fields
+// in local headers and the central directory, zip64 end records, and data
+// descriptors (general-purpose bit 3) on reading. No encryption, no multi-disk.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/atomic_file.h"
+#include "io/byte_source.h"
+#include "io/deflate.h"
+#include "io/tensor.h"
+
+namespace ckpt::io::zip {
+
+inline constexpr std::uint16_t kStored = 0;
+inline constexpr std::uint16_t kDeflated = 8;
+// Deflate cannot expand better than about 1032:1 (a 258-byte match costs at
+// least two bits); a member claiming more is corrupt or a decompression bomb.
+inline constexpr std::uint64_t kMaxDeflateRatio = 1032;
+
+struct Member {
+  std::string name;
+  std::uint16_t method = kStored;
+  std::uint16_t flags = 0;
+  std::uint32_t crc32 = 0;
+  std::uint64_t compressed_size = 0;
+  std::uint64_t size = 0;                 // uncompressed
+  std::uint64_t local_header_offset = 0;  // absolute
+  std::uint64_t data_offset = 0;          // absolute start of the (compressed) bytes
+  bool zip64_local = false;               // the local header carries a zip64 extra field
+  [[nodiscard]] bool is_directory() const { return !name.empty() && name.back() == '/'; }
+};
+
+struct Archive {
+  std::vector<Member> members;  // central directory order
+  bool zip64 = false;           // zip64 end records were present
+  std::uint64_t central_directory_offset = 0;
+};
+
+// Reads and validates the end records, the central directory and every local
+// header. Every count, offset and size is checked against the source before
+// use. Throws Error naming the source and offset.
+[[nodiscard]] Archive read_archive(const ByteSource& src);
+
+// The member's (compressed) bytes, bounds-checked.
+[[nodiscard]] std::span<const std::byte> member_bytes(const ByteSource& src, const Member& m);
+
+// Streams the whole uncompressed member to `sink`, checking its size and CRC-32.
+void read_member(const ByteSource& src, const Member& m, const ByteSink& sink);
+
+// The first min(n, m.size) uncompressed bytes of a member, inflating only
+// what is needed (no CRC check: the member is not read in full).
+[[nodiscard]] std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m, std::size_t n);
+
+// Writes an archive member by member. Each local header carries a zip64 extra
+// field (as NumPy and MLX write them) so members may exceed 4 GiB; sizes and
+// CRC are patched in place after the data, so no data descriptor is needed.
+// The central directory gets zip64 fields and end records only when needed.
+class Writer {
+ public:
+  explicit Writer(AtomicFile& out) : out_(out) {}
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void begin_member(const std::string& name, std::uint16_t method, int level = 6);
+  void write(std::span<const std::byte> bytes);
+  void end_member();
+  // Writes the central directory and end records. The caller then commits the AtomicFile.
+  void finish();
+
+ private:
+  struct Entry {
+    std::string name;
+    std::uint16_t method;
+    std::uint16_t flags;
+    std::uint32_t crc32 = 0;
+    std::uint64_t compressed_size = 0;
+    std::uint64_t size = 0;
+    std::uint64_t local_header_offset = 0;
+  };
+  AtomicFile& out_;
+  std::vector<Entry> entries_;
+  std::optional<RawDeflater> deflater_;
+  bool open_ = false;
+  std::uint32_t crc_ = 0;
+  std::uint64_t size_ = 0;
+  std::uint64_t data_start_ = 0;
+};
+
+}  // namespace ckpt::io::zip
