@@ -1,9 +1,569 @@
+// GGUF reader and writer.
+//
+// File layout (ggml docs/gguf.md; all scalars in the file's byte order, which
+// is little-endian unless the producer swapped everything for a big-endian
+// host — there is no flag, the version simply reads byte-swapped):
+//
+//   "GGUF"                     4-byte magic
+//   u32 version                1, 2 or 3
+//   count tensor_count         count = u32 in v1, u64 in v2+
+//   count kv_count
+//   kv_count × { string key; u32 value_type; value }
+//   tensor_count × { string name; u32 n_dims; dim ne[n_dims];
+//                    u32 ggml_type; u64 offset }      dim = u32 in v1, u64 in v2+
+//   zero padding up to a multiple of `general.alignment` (u32 KV, default 32)
+//   data section: each tensor at data_start + offset, offset % alignment == 0
+//
+//   string = count length + bytes (UTF-8, no terminator)
+//   value  = one of the 13 value types (MetaType ids); an array is
+//            u32 element_type, count n, n elements (elements may be strings
+//            or arrays again).
+//
+// ne[0] is the fastest-varying dimension, so the row-major shape is ne
+// reversed. A tensor of a ggml type this build does not know is listed with
+// its size inferred from the next tensor's offset instead of failing the file:
+// ggml adds type ids without bumping the version.
 #include "io/formats/gguf.h"
 
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <unordered_set>
+
+#include "io/atomic_file.h"
+#include "io/byte_reader.h"
+#include "io/checked.h"
 #include "io/error.h"
 
 namespace ckpt::io::gguf {
-Checkpoint describe(std::shared_ptr<const ByteSource> src) { throw Error(src->label(), 0, "PLACEHOLDER: gguf reader not written yet"); }
-Checkpoint open(const std::string& path) { throw Error(path, 0, "PLACEHOLDER: gguf reader not written yet"); }
-void write(const std::string& path, std::span<const TensorInfo>, const Metadata&, const WriteOptions&) { throw Error(path, 0, "PLACEHOLDER"); }
+namespace {
+
+constexpr std::uint32_t kDefaultAlignment = 32;
+// ggml itself stops at 4 dims (GGML_MAX_DIMS); we list files with a few more,
+// since nothing else in the format limits the rank.
+constexpr std::uint32_t kMaxDims = 8;
+// Arrays of arrays are legal; a bound keeps a hostile file from recursing
+// through the stack one 12-byte header at a time.
+constexpr int kMaxArrayDepth = 16;
+
+// Smallest number of bytes one element of a value type can occupy; used to
+// reject counts before allocating for them.
+std::uint64_t min_value_bytes(MetaType t, std::uint64_t count_bytes) {
+  switch (t) {
+    case MetaType::U8: case MetaType::I8: case MetaType::Bool: return 1;
+    case MetaType::U16: case MetaType::I16: return 2;
+    case MetaType::U32: case MetaType::I32: case MetaType::F32: return 4;
+    case MetaType::U64: case MetaType::I64: case MetaType::F64: return 8;
+    case MetaType::String: return count_bytes;
+    case MetaType::Array: return 4 + count_bytes;
+  }
+  return 1;
+}
+
+struct Header {
+  std::uint32_t version = 0;
+  bool big_endian = false;
+  std::uint64_t tensor_count = 0;
+  std::uint64_t kv_count = 0;
+  std::uint32_t alignment = kDefaultAlignment;
+  std::uint64_t data_offset = 0;
+};
+
+class Parser {
+ public:
+  explicit Parser(const std::shared_ptr<const ByteSource>& src) : src_(src), r_(*src) {}
+
+  Checkpoint parse() {
+    read_header();
+    read_kvs();
+    read_alignment();
+    read_tensor_infos();
+    place_data();
+    Checkpoint ck;
+    ck.path = src_->label();
+    ck.format = Format::Gguf;
+    ck.format_detail = "GGUF v" + std::to_string(h_.version) + (h_.big_endian ? " (big-endian)" : " (little-endian)");
+    ck.tensors = std::move(tensors_);
+    ck.metadata = std::move(meta_);
+    ck.files.push_back(src_);
+    return ck;
+  }
+
+ private:
+  // Phase 1: magic, version (which also tells the byte order), counts.
+  void read_header() {
+    auto magic = r_.bytes(4, "GGUF magic");
+    if (std::memcmp(magic.data(), "GGUF", 4) != 0) r_.fail_at(0, "the file does not start with the GGUF magic \"GGUF\"");
+    std::uint32_t v = r_.read<std::uint32_t>("GGUF version");
+    // A big-endian writer leaves the small version number in the high bytes.
+    if ((v & 0xFFFFu) == 0 && v != 0) {
+      v = byteswap(v);
+      h_.big_endian = true;
+      r_.set_big_endian(true);
+    }
+    if (v < 1 || v > 3) r_.fail_at(4, "GGUF version " + std::to_string(v) + " is not supported (only 1, 2 and 3 are)");
+    h_.version = v;
+    const std::uint64_t at_tensors = r_.pos();
+    h_.tensor_count = read_count("tensor count");
+    const std::uint64_t at_kvs = r_.pos();
+    h_.kv_count = read_count("key/value count");
+    // Each KV takes at least a key length, a type and one value byte; each
+    // tensor info at least a name length, n_dims, a type and an offset.
+    const std::uint64_t cb = count_bytes();
+    if (h_.kv_count > r_.remaining() / (cb + 4 + 1))
+      r_.fail_at(at_kvs, "the header claims " + std::to_string(h_.kv_count) + " key/value pairs, more than the file can hold");
+    if (h_.tensor_count > r_.remaining() / (cb + 4 + 4 + 8))
+      r_.fail_at(at_tensors, "the header claims " + std::to_string(h_.tensor_count) + " tensors, more than the file can hold");
+  }
+
+  // Phase 2: key/value pairs, kept in file order with their exact types.
+  void read_kvs() {
+    meta_.reserve(static_cast<std::size_t>(h_.kv_count));
+    std::unordered_set<std::string> seen;
+    for (std::uint64_t k = 0; k < h_.kv_count; ++k) {
+      const std::uint64_t at = r_.pos();
+      MetaEntry e;
+      e.key = read_string("key of key/value pair " + std::to_string(k));
+      if (!seen.insert(e.key).second) r_.fail_at(at, "the key '" + e.key + "' appears twice");
+      const MetaType t = read_type("value type of '" + e.key + "'");
+      e.value = read_value(t, e.key, 0);
+      meta_.push_back(std::move(e));
+    }
+  }
+
+  // Phase 3: the alignment is a KV but governs everything after the infos.
+  void read_alignment() {
+    const MetaValue* a = find(meta_, "general.alignment");
+    if (!a) return;
+    if (a->type != MetaType::U32)
+      r_.fail_at(r_.pos(), std::string("general.alignment has type ") + meta_type_name(a->type) + ", not uint32");
+    if (a->u == 0 || (a->u & (a->u - 1)) != 0)
+      r_.fail_at(r_.pos(), "general.alignment is " + std::to_string(a->u) + ", not a nonzero power of two");
+    h_.alignment = static_cast<std::uint32_t>(a->u);
+  }
+
+  // Phase 4: tensor infos. Sizes come from the type table; offsets are
+  // checked once the data section's start is known.
+  void read_tensor_infos() {
+    tensors_.reserve(static_cast<std::size_t>(h_.tensor_count));
+    rel_offsets_.reserve(static_cast<std::size_t>(h_.tensor_count));
+    info_pos_.reserve(static_cast<std::size_t>(h_.tensor_count));
+    std::unordered_set<std::string> names;
+    for (std::uint64_t k = 0; k < h_.tensor_count; ++k) {
+      const std::uint64_t at = r_.pos();
+      TensorInfo t;
+      t.name = read_string("name of tensor " + std::to_string(k));
+      if (!names.insert(t.name).second) r_.fail_at(at, "the tensor name '" + t.name + "' appears twice");
+      const std::string who = "tensor '" + t.name + "'";
+      const std::uint32_t n_dims = r_.read<std::uint32_t>("dimension count of " + who);
+      if (n_dims > kMaxDims)
+        r_.fail_at(r_.pos() - 4, who + " has " + std::to_string(n_dims) + " dimensions, more than the " +
+                                     std::to_string(kMaxDims) + " this reader accepts");
+      for (std::uint32_t d = 0; d < n_dims; ++d) {
+        const std::uint64_t ne = h_.version == 1 ? r_.read<std::uint32_t>("dimensions of " + who)
+                                                 : r_.read<std::uint64_t>("dimensions of " + who);
+        if (ne > static_cast<std::uint64_t>(INT64_MAX)) r_.fail_at(r_.pos() - 8, who + " has a negative dimension");
+        t.ggml_ne.push_back(ne);
+      }
+      for (auto it = t.ggml_ne.rbegin(); it != t.ggml_ne.rend(); ++it) t.shape.push_back(static_cast<std::int64_t>(*it));
+      const auto numel = checked_numel(t.shape);
+      if (!numel) r_.fail_at(at, who + " has more elements than fit in 64 bits");
+      const std::uint64_t at_type = r_.pos();
+      const std::uint32_t type_id = r_.read<std::uint32_t>("ggml type of " + who);
+      t.ggml_type = type_id;
+      t.dtype = from_ggml(type_id).value_or(DType::GgmlUnknown);
+      if (t.dtype != DType::GgmlUnknown) {
+        const auto& ti = info(t.dtype);
+        if (!t.ggml_ne.empty() && t.ggml_ne[0] % ti.block_elems != 0)
+          r_.fail_at(at_type, who + " has ne[0] = " + std::to_string(t.ggml_ne[0]) + ", not a multiple of the " +
+                                  std::to_string(ti.block_elems) + "-element blocks of " + std::string(ti.name));
+        const auto nb = byte_size(t.dtype, *numel);
+        if (!nb) r_.fail_at(at_type, who + " is too large to have a byte size");
+        t.nbytes = *nb;
+      }
+      const std::uint64_t at_offset = r_.pos();
+      const std::uint64_t off = r_.read<std::uint64_t>("data offset of " + who);
+      if (off % h_.alignment != 0)
+        r_.fail_at(at_offset, who + " has data offset " + std::to_string(off) + ", not a multiple of the alignment " +
+                                  std::to_string(h_.alignment));
+      rel_offsets_.push_back(off);
+      info_pos_.push_back(at_offset);
+      tensors_.push_back(std::move(t));
+    }
+  }
+
+  // Phase 5: the data section. Every tensor's bytes must lie in the file and
+  // no two tensors may share a byte; unknown types get the room up to the
+  // next tensor as their size.
+  void place_data() {
+    const std::uint64_t end_infos = r_.pos();
+    const std::uint64_t pad = (h_.alignment - end_infos % h_.alignment) % h_.alignment;
+    h_.data_offset = end_infos + pad;
+    const std::uint64_t size = src_->size();
+    if (tensors_.empty()) return;
+    if (h_.data_offset > size)
+      r_.fail_at(end_infos, "the file ends before its data section (at byte " + std::to_string(h_.data_offset) + ")");
+    const std::uint64_t data_bytes = size - h_.data_offset;
+
+    std::vector<std::size_t> order(tensors_.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rel_offsets_[a] < rel_offsets_[b]; });
+
+    for (std::size_t j = 0; j < order.size(); ++j) {
+      const std::size_t k = order[j];
+      auto& t = tensors_[k];
+      const std::uint64_t off = rel_offsets_[k];
+      const std::string who = "tensor '" + t.name + "'";
+      if (off > data_bytes)
+        r_.fail_at(info_pos_[k], who + " starts at data offset " + std::to_string(off) + ", past the end of the file");
+      if (t.dtype == DType::GgmlUnknown) {
+        std::uint64_t next = data_bytes;
+        for (std::size_t m = j + 1; m < order.size(); ++m)
+          if (rel_offsets_[order[m]] > off) {
+            next = rel_offsets_[order[m]];
+            break;
+          }
+        t.nbytes = next - off;
+        t.layout_note = "unknown ggml type " + std::to_string(*t.ggml_type) + "; size inferred from the next tensor";
+      }
+      if (t.nbytes > data_bytes - off)
+        r_.fail_at(info_pos_[k], who + " needs " + std::to_string(t.nbytes) + " bytes at data offset " +
+                                     std::to_string(off) + ", past the end of the file");
+    }
+    // Overlap: in offset order, each non-empty tensor must start at or after
+    // the end of every earlier one.
+    std::uint64_t prev_end = 0;
+    std::string prev_name;
+    for (std::size_t k : order) {
+      const auto& t = tensors_[k];
+      if (t.nbytes == 0) continue;
+      if (rel_offsets_[k] < prev_end)
+        r_.fail_at(info_pos_[k], "tensor '" + t.name + "' overlaps tensor '" + prev_name + "' in the data section");
+      prev_end = rel_offsets_[k] + t.nbytes;
+      prev_name = t.name;
+    }
+
+    for (std::size_t k = 0; k < tensors_.size(); ++k) {
+      auto& t = tensors_[k];
+      t.file = src_->label();
+      t.offset = h_.data_offset + rel_offsets_[k];
+      if (t.dtype == DType::GgmlUnknown) continue;
+      if (h_.big_endian && is_quantized(t.dtype)) t.layout_note = "big-endian file: blocks as stored";
+      else if (h_.big_endian && item_size(t.dtype) > 1) t.layout_note = "big-endian";
+      StoredLayout l;
+      l.file = src_;
+      l.offset = t.offset;
+      l.stored_size = t.nbytes;
+      l.dtype = t.dtype;
+      l.shape = t.shape;
+      l.big_endian = h_.big_endian;
+      t.data = make_stored_data(std::move(l));
+    }
+  }
+
+  // --- primitives -------------------------------------------------------
+
+  std::uint64_t count_bytes() const { return h_.version == 1 ? 4 : 8; }
+
+  std::uint64_t read_count(const std::string& what) {
+    return h_.version == 1 ? r_.read<std::uint32_t>(what) : r_.read<std::uint64_t>(what);
+  }
+
+  std::string read_string(const std::string& what) {
+    const std::uint64_t at = r_.pos();
+    const std::uint64_t n = read_count("length of " + what);
+    if (n > r_.remaining())
+      r_.fail_at(at, what + " claims " + std::to_string(n) + " bytes, more than the " + std::to_string(r_.remaining()) +
+                         " left in the file");
+    return r_.string(n, what);
+  }
+
+  MetaType read_type(const std::string& what) {
+    const std::uint64_t at = r_.pos();
+    const std::uint32_t id = r_.read<std::uint32_t>(what);
+    if (!meta_type_valid(id)) r_.fail_at(at, what + " is " + std::to_string(id) + ", not a GGUF value type (0-12)");
+    return static_cast<MetaType>(id);
+  }
+
+  MetaValue read_value(MetaType t, const std::string& key, int depth) {
+    const std::string what = "value of '" + key + "'";
+    switch (t) {
+      case MetaType::U8: return MetaValue::unsigned_int(t, r_.read<std::uint8_t>(what));
+      case MetaType::U16: return MetaValue::unsigned_int(t, r_.read<std::uint16_t>(what));
+      case MetaType::U32: return MetaValue::unsigned_int(t, r_.read<std::uint32_t>(what));
+      case MetaType::U64: return MetaValue::unsigned_int(t, r_.read<std::uint64_t>(what));
+      case MetaType::I8: return MetaValue::signed_int(t, r_.read<std::int8_t>(what));
+      case MetaType::I16: return MetaValue::signed_int(t, r_.read<std::int16_t>(what));
+      case MetaType::I32: return MetaValue::signed_int(t, r_.read<std::int32_t>(what));
+      case MetaType::I64: return MetaValue::signed_int(t, r_.read<std::int64_t>(what));
+      case MetaType::F32: return MetaValue::floating(t, std::bit_cast<float>(r_.read<std::uint32_t>(what)));
+      case MetaType::F64: return MetaValue::floating(t, std::bit_cast<double>(r_.read<std::uint64_t>(what)));
+      case MetaType::Bool: return MetaValue::boolean(r_.read<std::uint8_t>(what) != 0);
+      case MetaType::String: return MetaValue::string(read_string(what));
+      case MetaType::Array: {
+        if (depth >= kMaxArrayDepth)
+          r_.fail("'" + key + "' nests arrays more than " + std::to_string(kMaxArrayDepth) + " deep");
+        const MetaType et = read_type("element type of '" + key + "'");
+        const std::uint64_t at = r_.pos();
+        const std::uint64_t n = read_count("element count of '" + key + "'");
+        const std::uint64_t per = min_value_bytes(et, count_bytes());
+        if (n > r_.remaining() / per)
+          r_.fail_at(at, "the array '" + key + "' claims " + std::to_string(n) + " elements, more than the file can hold");
+        std::vector<MetaValue> items;
+        items.reserve(static_cast<std::size_t>(n));
+        for (std::uint64_t k = 0; k < n; ++k) {
+          items.push_back(read_value(et, key, depth + 1));
+        }
+        return MetaValue::array(et, std::move(items));
+      }
+    }
+    r_.fail("unreachable value type");
+  }
+
+  std::shared_ptr<const ByteSource> src_;
+  ByteReader r_;
+  Header h_;
+  Metadata meta_;
+  std::vector<TensorInfo> tensors_;
+  std::vector<std::uint64_t> rel_offsets_;
+  std::vector<std::uint64_t> info_pos_;
+};
+
+// "NAME-00002-of-00005.gguf" → (prefix "NAME", 2, 5).
+struct SplitName {
+  std::string prefix;
+  int index = 0;
+  int count = 0;
+};
+std::optional<SplitName> parse_split_name(const std::string& filename) {
+  static const std::string ext = ".gguf";
+  if (filename.size() < ext.size() + 15 || filename.compare(filename.size() - ext.size(), ext.size(), ext) != 0)
+    return std::nullopt;
+  const std::string stem = filename.substr(0, filename.size() - ext.size());
+  // "-NNNNN-of-NNNNN" is 15 characters.
+  const std::string tail = stem.substr(stem.size() - 15);
+  auto digits = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (tail[0] != '-' || tail.compare(6, 4, "-of-") != 0 || !digits(tail.substr(1, 5)) || !digits(tail.substr(10, 5)))
+    return std::nullopt;
+  SplitName s;
+  s.prefix = stem.substr(0, stem.size() - 15);
+  s.index = std::stoi(tail.substr(1, 5));
+  s.count = std::stoi(tail.substr(10, 5));
+  if (s.index < 1 || s.count < 1 || s.index > s.count) return std::nullopt;
+  return s;
+}
+
+std::optional<std::int64_t> meta_int(const Metadata& m, std::string_view key) {
+  const MetaValue* v = find(m, key);
+  if (!v) return std::nullopt;
+  switch (v->type) {
+    case MetaType::U8: case MetaType::U16: case MetaType::U32: case MetaType::U64:
+      return static_cast<std::int64_t>(v->u);
+    case MetaType::I8: case MetaType::I16: case MetaType::I32: case MetaType::I64:
+      return v->i;
+    default: return std::nullopt;
+  }
+}
+
+// --- writer helpers --------------------------------------------------------
+
+class Out {
+ public:
+  std::vector<std::byte> buf;
+  template <class T>
+  void put(T v) {
+    std::byte b[sizeof(T)];
+    if constexpr (std::is_floating_point_v<T>) {
+      using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+      store_le(b, std::bit_cast<U>(v));
+    } else {
+      store_le(b, v);
+    }
+    buf.insert(buf.end(), b, b + sizeof(T));
+  }
+  void str(std::string_view s) {
+    put<std::uint64_t>(s.size());
+    const auto* p = reinterpret_cast<const std::byte*>(s.data());
+    buf.insert(buf.end(), p, p + s.size());
+  }
+};
+
+void put_value(Out& o, const MetaValue& v, const std::string& key, const std::string& path) {
+  switch (v.type) {
+    case MetaType::U8: o.put(static_cast<std::uint8_t>(v.u)); return;
+    case MetaType::U16: o.put(static_cast<std::uint16_t>(v.u)); return;
+    case MetaType::U32: o.put(static_cast<std::uint32_t>(v.u)); return;
+    case MetaType::U64: o.put(static_cast<std::uint64_t>(v.u)); return;
+    case MetaType::I8: o.put(static_cast<std::int8_t>(v.i)); return;
+    case MetaType::I16: o.put(static_cast<std::int16_t>(v.i)); return;
+    case MetaType::I32: o.put(static_cast<std::int32_t>(v.i)); return;
+    case MetaType::I64: o.put(static_cast<std::int64_t>(v.i)); return;
+    case MetaType::F32: o.put(static_cast<float>(v.f)); return;
+    case MetaType::F64: o.put(v.f); return;
+    case MetaType::Bool: o.put(static_cast<std::uint8_t>(v.u != 0 ? 1 : 0)); return;
+    case MetaType::String: o.str(v.s); return;
+    case MetaType::Array:
+      o.put(static_cast<std::uint32_t>(v.element_type));
+      o.put(static_cast<std::uint64_t>(v.items.size()));
+      // Elements carry no type tag of their own; a nested array's payload
+      // (its element type, count and elements) follows directly.
+      for (const auto& item : v.items) {
+        if (item.type != v.element_type)
+          throw Error(path, kNoOffset, "the metadata array '" + key + "' mixes element types");
+        put_value(o, item, key, path);
+      }
+      return;
+  }
+  throw Error(path, kNoOffset, "the metadata value '" + key + "' has an unknown type");
+}
+
+}  // namespace
+
+Checkpoint describe(std::shared_ptr<const ByteSource> src) { return Parser(src).parse(); }
+
+Checkpoint open(const std::string& path) {
+  namespace fs = std::filesystem;
+  Checkpoint first = describe(MappedFile::open(path));
+  const auto split = parse_split_name(fs::path(path).filename().string());
+  const auto count = meta_int(first.metadata, "split.count");
+  if (!split || !count || *count <= 1) return first;
+  if (*count != split->count)
+    throw Error(path, kNoOffset, "split.count is " + std::to_string(*count) + " but the file name says " +
+                                     std::to_string(split->count) + " parts");
+
+  // Parts are named NAME-%05d-of-%05d.gguf and live in the same folder.
+  const fs::path dir = fs::path(path).parent_path();
+  Checkpoint ck;
+  std::string version_detail;
+  std::unordered_set<std::string> names;
+  for (int k = 1; k <= split->count; ++k) {
+    char suffix[32];
+    std::snprintf(suffix, sizeof suffix, "-%05d-of-%05d.gguf", k, split->count);
+    const std::string part = (dir / (split->prefix + suffix)).string();
+    if (!fs::exists(part)) throw Error(part, kNoOffset, "part " + std::to_string(k) + " of the split model is missing");
+    Checkpoint p = k == split->index ? std::move(first) : describe(MappedFile::open(part));
+    const auto no = meta_int(p.metadata, "split.no");
+    const auto pc = meta_int(p.metadata, "split.count");
+    if (!no || *no != k - 1)
+      throw Error(part, kNoOffset, "split.no should be " + std::to_string(k - 1) + " in part " + std::to_string(k));
+    if (!pc || *pc != split->count)
+      throw Error(part, kNoOffset, "split.count in part " + std::to_string(k) + " does not match the other parts");
+    for (auto& t : p.tensors) {
+      if (!names.insert(t.name).second)
+        throw Error(part, t.offset, "the tensor name '" + t.name + "' appears in more than one part");
+      ck.tensors.push_back(std::move(t));
+    }
+    if (k == 1) {
+      ck.path = part;
+      ck.metadata = std::move(p.metadata);
+      version_detail = p.format_detail.substr(0, p.format_detail.find(' ', 5));
+    }
+    ck.files.insert(ck.files.end(), p.files.begin(), p.files.end());
+  }
+  const auto total = meta_int(ck.metadata, "split.tensors.count");
+  if (total && *total != static_cast<std::int64_t>(ck.tensors.size()))
+    throw Error(ck.path, kNoOffset, "split.tensors.count is " + std::to_string(*total) + " but the parts hold " +
+                                        std::to_string(ck.tensors.size()) + " tensors");
+  ck.format = Format::Gguf;
+  ck.format_detail = version_detail + ", split into " + std::to_string(split->count) + " files";
+  return ck;
+}
+
+void write(const std::string& path, std::span<const TensorInfo> tensors, const Metadata& meta, const WriteOptions& opt) {
+  const std::uint32_t align = opt.gguf_alignment;
+  if (align == 0 || (align & (align - 1)) != 0)
+    throw Error(path, kNoOffset, "the GGUF alignment " + std::to_string(align) + " is not a nonzero power of two");
+  refuse_overwriting_inputs(path, tensors);
+
+  // Check every tensor before writing a byte.
+  std::vector<std::uint64_t> sizes;
+  std::unordered_set<std::string> names;
+  for (const auto& t : tensors) {
+    const auto& ti = info(t.dtype);
+    if (ti.ggml_id < 0)
+      throw Error(path, kNoOffset, "tensor '" + t.name + "' has dtype " + std::string(ti.name) + ", which .gguf cannot store");
+    if (!names.insert(t.name).second) throw Error(path, kNoOffset, "the tensor name '" + t.name + "' appears twice");
+    if (t.shape.size() > kMaxDims)
+      throw Error(path, kNoOffset, "tensor '" + t.name + "' has " + std::to_string(t.shape.size()) + " dimensions; .gguf files hold at most " +
+                                       std::to_string(kMaxDims) + " here (ggml itself reads 4)");
+    if (ti.block_elems > 1 && (t.shape.empty() || t.shape.back() % ti.block_elems != 0))
+      throw Error(path, kNoOffset, "tensor '" + t.name + "' has dtype " + std::string(ti.name) +
+                                       ", whose last dimension must be a multiple of " + std::to_string(ti.block_elems));
+    const auto n = checked_numel(t.shape);
+    const auto nb = n ? byte_size(t.dtype, *n) : std::nullopt;
+    if (!nb) throw Error(path, kNoOffset, "tensor '" + t.name + "' has an invalid shape");
+    if (!t.data) throw Error(path, kNoOffset, "tensor '" + t.name + "' has no readable data");
+    sizes.push_back(*nb);
+  }
+  std::unordered_set<std::string> keys;
+  for (const auto& e : meta)
+    if (!keys.insert(e.key).second) throw Error(path, kNoOffset, "the metadata key '" + e.key + "' appears twice");
+
+  // Header and KVs. general.alignment keeps its place when the source had
+  // it; otherwise it is added only when it differs from the default, so a
+  // GGUF → GGUF copy keeps its metadata exactly.
+  const bool has_align = keys.count("general.alignment") != 0;
+  const bool add_align = !has_align && align != kDefaultAlignment;
+  Out o;
+  o.buf.insert(o.buf.end(), {std::byte{'G'}, std::byte{'G'}, std::byte{'U'}, std::byte{'F'}});
+  o.put<std::uint32_t>(3);
+  o.put<std::uint64_t>(tensors.size());
+  o.put<std::uint64_t>(meta.size() + (add_align ? 1 : 0));
+  auto put_alignment = [&] {
+    o.str("general.alignment");
+    o.put(static_cast<std::uint32_t>(MetaType::U32));
+    o.put<std::uint32_t>(align);
+  };
+  for (const auto& e : meta) {
+    if (e.key == "general.alignment") {
+      put_alignment();
+      continue;
+    }
+    o.str(e.key);
+    o.put(static_cast<std::uint32_t>(e.value.type));
+    put_value(o, e.value, e.key, path);
+  }
+  if (add_align) put_alignment();
+
+  // Tensor infos: offsets relative to the data section, each padded to the alignment.
+  std::uint64_t off = 0;
+  std::vector<std::uint64_t> offsets;
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const auto& t = tensors[k];
+    o.str(t.name);
+    o.put(static_cast<std::uint32_t>(t.shape.size()));
+    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) o.put(static_cast<std::uint64_t>(*it));
+    o.put(static_cast<std::uint32_t>(info(t.dtype).ggml_id));
+    o.put(off);
+    offsets.push_back(off);
+    off += sizes[k] + (align - sizes[k] % align) % align;
+  }
+  o.buf.resize(o.buf.size() + (align - o.buf.size() % align) % align, std::byte{0});
+
+  // Data, streamed tensor by tensor.
+  AtomicFile f(path);
+  f.write(o.buf);
+  ProgressTracker progress(opt, tensors);
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    progress.begin_tensor(k);
+    std::uint64_t written = 0;
+    tensors[k].data->stream([&](std::span<const std::byte> chunk) {
+      if (written + chunk.size() > sizes[k])
+        throw Error(path, kNoOffset, "tensor '" + tensors[k].name + "' produced more bytes than its shape needs");
+      f.write(chunk);
+      written += chunk.size();
+      progress.advance(chunk.size());
+    });
+    if (written != sizes[k])
+      throw Error(path, kNoOffset, "tensor '" + tensors[k].name + "' produced " + std::to_string(written) +
+                                       " bytes, expected " + std::to_string(sizes[k]));
+    f.write_zeros((align - sizes[k] % align) % align);
+  }
+  f.commit();
+}
+
 }  // namespace ckpt::io::gguf
