@@ -110,7 +110,10 @@ nlohmann::json info_json(const io::Checkpoint& ck) {
 
 void print_text(const io::Checkpoint& ck, std::size_t max_items) {
   fmt::print("file:       {}\n", ck.path);
-  fmt::print("format:     {}{}\n", io::format_name(ck.format), ck.format_detail.empty() ? "" : " — " + ck.format_detail);
+  const std::string fname = io::format_name(ck.format);
+  if (ck.format_detail.empty()) fmt::print("format:     {}\n", fname);
+  else if (ck.format_detail.rfind(fname, 0) == 0) fmt::print("format:     {}\n", ck.format_detail);
+  else fmt::print("format:     {} — {}\n", fname, ck.format_detail);
   fmt::print("tensors:    {}\n", ck.tensors.size());
   fmt::print("parameters: {} ({})\n", ck.total_parameters(), human_count(ck.total_parameters()));
   fmt::print("size:       {} ({} bytes)\n", human_bytes(ck.total_bytes()), ck.total_bytes());

@@ -9,8 +9,27 @@
 
 namespace ckpt::io {
 
+namespace {
+template <class T>
+void swap_words(std::byte* data, std::size_t count) noexcept {
+  for (std::size_t k = 0; k < count; ++k) {
+    T v;
+    std::memcpy(&v, data + k * sizeof(T), sizeof(T));
+    v = byteswap(v);
+    std::memcpy(data + k * sizeof(T), &v, sizeof(T));
+  }
+}
+}  // namespace
+
 void swap_elements_inplace(std::byte* data, std::size_t count, std::size_t item) noexcept {
-  for (std::size_t k = 0; k < count; ++k) std::reverse(data + k * item, data + (k + 1) * item);
+  switch (item) {
+    case 1: return;
+    case 2: return swap_words<std::uint16_t>(data, count);
+    case 4: return swap_words<std::uint32_t>(data, count);
+    case 8: return swap_words<std::uint64_t>(data, count);
+    default:
+      for (std::size_t k = 0; k < count; ++k) std::reverse(data + k * item, data + (k + 1) * item);
+  }
 }
 
 namespace {

@@ -122,7 +122,7 @@ TEST(Cli, ConvertAndVerify) {
   r = ckpt_cli("convert '" + out + "' '" + dir.file("half.npz") + "' --dtype float16 --compress", dir);
   ASSERT_EQ(r.code, 0) << r.err;
   for (const auto& t : io::open_checkpoint(dir.file("half.npz")).tensors)
-    if (t.name != "scalar") EXPECT_EQ(t.dtype, io::DType::F16) << t.name;
+    if (t.name != "scalar") { EXPECT_EQ(t.dtype, io::DType::F16) << t.name; }
 }
 
 TEST(Cli, ErrorsExitTwoWithAMessage) {

@@ -154,8 +154,11 @@ TEST(Convert, CastFloatsOnlyAndDequantize) {
   io::convert(ck, out, io::Format::Safetensors, io::DType::F32, {});
   const auto got = io::open_checkpoint(out);
   for (const auto& t : got.tensors) {
-    if (t.name == "ids") EXPECT_EQ(t.dtype, io::DType::I32);
-    else EXPECT_EQ(t.dtype, io::DType::F32) << t.name;
+    if (t.name == "ids") {
+      EXPECT_EQ(t.dtype, io::DType::I32);
+    } else {
+      EXPECT_EQ(t.dtype, io::DType::F32) << t.name;
+    }
   }
   auto it = std::find_if(got.tensors.begin(), got.tensors.end(), [](const io::TensorInfo& t) { return t.name == "q"; });
   ASSERT_NE(it, got.tensors.end());
