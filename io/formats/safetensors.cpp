@@ -103,6 +103,10 @@ ojson parse_json_object(std::string_view text, const std::string& file, std::uin
     }
     return true;
   };
+  // nlohmann stops at a NUL as if the input ended there; JSON allows none.
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+    throw Error(file, base + nul, std::string(what) + " is not valid JSON (a NUL byte at offset " +
+                                      std::to_string(base + nul) + ")");
   ojson j;
   try {
     j = ojson::parse(text.begin(), text.end(), cb);
