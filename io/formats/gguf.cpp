@@ -128,7 +128,7 @@ class Parser {
       e.key = read_string("key of key/value pair " + std::to_string(k));
       if (!seen.insert(e.key).second) r_.fail_at(at, "the key '" + e.key + "' appears twice");
       const MetaType t = read_type("value type of '" + e.key + "'");
-      e.value = read_value(t, e.key, 0);
+      e.value = read_value(t, e.key, "value of '" + e.key + "'", 0);
       meta_.push_back(std::move(e));
     }
   }
@@ -273,7 +273,8 @@ class Parser {
 
   std::string read_string(const std::string& what) {
     const std::uint64_t at = r_.pos();
-    const std::uint64_t n = read_count("length of " + what);
+    // The message names the string only on failure: vocabularies hold 10^5 strings.
+    const std::uint64_t n = read_count("string length");
     if (n > r_.remaining())
       r_.fail_at(at, what + " claims " + std::to_string(n) + " bytes, more than the " + std::to_string(r_.remaining()) +
                          " left in the file");
@@ -287,8 +288,7 @@ class Parser {
     return static_cast<MetaType>(id);
   }
 
-  MetaValue read_value(MetaType t, const std::string& key, int depth) {
-    const std::string what = "value of '" + key + "'";
+  MetaValue read_value(MetaType t, const std::string& key, const std::string& what, int depth) {
     switch (t) {
       case MetaType::U8: return MetaValue::unsigned_int(t, r_.read<std::uint8_t>(what));
       case MetaType::U16: return MetaValue::unsigned_int(t, r_.read<std::uint16_t>(what));
@@ -314,7 +314,7 @@ class Parser {
         std::vector<MetaValue> items;
         items.reserve(static_cast<std::size_t>(n));
         for (std::uint64_t k = 0; k < n; ++k) {
-          items.push_back(read_value(et, key, depth + 1));
+          items.push_back(read_value(et, key, what, depth + 1));
         }
         return MetaValue::array(et, std::move(items));
       }

@@ -640,3 +640,16 @@ for name, ne, ty, off in infos:
     EXPECT_NEAR(sum, want, 1e-4) << t.name;
   }
 }
+
+TEST(Gguf, LargeVocabularyArray) {
+  // Tokenizer arrays hold 10^5 strings; reading them must stay cheap.
+  TempDir tmp;
+  std::vector<MetaValue> tokens;
+  for (int k = 0; k < 200000; ++k) tokens.push_back(MetaValue::string("tok" + std::to_string(k)));
+  const Metadata meta = {{"tokenizer.ggml.tokens", MetaValue::array(MetaType::String, tokens)}};
+  gguf::write(tmp.file("v.gguf"), {}, meta, {});
+  const Checkpoint ck = gguf::open(tmp.file("v.gguf"));
+  ASSERT_EQ(ck.metadata.size(), 1u);
+  EXPECT_EQ(ck.metadata[0].value.items.size(), 200000u);
+  EXPECT_EQ(ck.metadata[0].value.items[199999].s, "tok199999");
+}
