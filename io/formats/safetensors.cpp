@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <numeric>
 #include <set>
@@ -34,7 +33,9 @@ namespace ckpt::io::safetensors {
 namespace {
 
 namespace fs = std::filesystem;
-using ojson = nlohmann::ordered_json;
+// Plain (sorted) json keeps lookups logarithmic in headers with many
+// tensors; the file's key order is recorded while parsing instead.
+using ojson = nlohmann::json;
 
 // The crate's Dtype enum order, which its writer sorts by (descending) to put
 // the most-aligned tensors first. Comparing item sizes alone would not be a
@@ -79,39 +80,64 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// nlohmann keeps the last of duplicate keys silently; the crate refuses a
-// header that names a tensor twice, so duplicates are caught while parsing.
-struct DuplicateKey {
-  std::string key;
+struct ParsedObject {
+  ojson value;
+  std::vector<std::string> keys;           // top-level keys in file order
+  std::vector<std::string> metadata_keys;  // keys of the top-level "__metadata__" object, in file order
+};
+
+// nlohmann keeps the last of duplicate keys silently, and the crate refuses
+// a header that names a tensor twice; this SAX pass finds duplicates and
+// records the file's key order. (nlohmann's parse callbacks would do it too,
+// but its callback parser is quadratic in the number of keys.)
+class KeyTracker {
+ public:
+  explicit KeyTracker(ParsedObject& out) : out_(out) {}
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(ojson::number_integer_t) { return true; }
+  bool number_unsigned(ojson::number_unsigned_t) { return true; }
+  bool number_float(ojson::number_float_t, const ojson::string_t&) { return true; }
+  bool string(ojson::string_t&) { return true; }
+  bool binary(ojson::binary_t&) { return true; }
+  bool start_object(std::size_t) {
+    open_.emplace_back();
+    return true;
+  }
+  bool end_object() {
+    open_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) { return true; }
+  bool end_array() { return true; }
+  bool key(ojson::string_t& k) {
+    if (!open_.back().insert(k).second) {
+      duplicate = k;
+      return false;
+    }
+    if (open_.size() == 1) out_.keys.push_back(k);
+    else if (open_.size() == 2 && !out_.keys.empty() && out_.keys.back() == "__metadata__") out_.metadata_keys.push_back(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+  std::optional<std::string> duplicate;
+
+ private:
+  ParsedObject& out_;
+  std::vector<std::unordered_set<std::string>> open_;
 };
 
 // Parses JSON text that must be one object, rejecting duplicate keys at any
 // depth. `base` is the text's offset in the file, for error positions.
-ojson parse_json_object(std::string_view text, const std::string& file, std::uint64_t base, const char* what) {
-  std::vector<std::set<std::string>> keys;
-  auto cb = [&](int, ojson::parse_event_t ev, ojson& parsed) {
-    switch (ev) {
-      case ojson::parse_event_t::object_start: keys.emplace_back(); break;
-      case ojson::parse_event_t::object_end:
-        if (!keys.empty()) keys.pop_back();
-        break;
-      case ojson::parse_event_t::key:
-        if (!keys.empty() && !keys.back().insert(parsed.get<std::string>()).second)
-          throw DuplicateKey{parsed.get<std::string>()};
-        break;
-      default: break;
-    }
-    return true;
-  };
+ParsedObject parse_json_object(std::string_view text, const std::string& file, std::uint64_t base, const char* what) {
   // nlohmann stops at a NUL as if the input ended there; JSON allows none.
   if (const auto nul = text.find('\0'); nul != std::string_view::npos)
     throw Error(file, base + nul, std::string(what) + " is not valid JSON (a NUL byte at offset " +
                                       std::to_string(base + nul) + ")");
-  ojson j;
+  ParsedObject out;
   try {
-    j = ojson::parse(text.begin(), text.end(), cb);
-  } catch (const DuplicateKey& d) {
-    throw Error(file, base, std::string(what) + " names " + q(d.key) + " more than once");
+    out.value = ojson::parse(text.begin(), text.end());
   } catch (const ojson::parse_error& e) {
     // nlohmann's message carries a "[json.exception...] parse error at line L, column C: " prefix.
     std::string msg = e.what();
@@ -119,8 +145,13 @@ ojson parse_json_object(std::string_view text, const std::string& file, std::uin
     const std::uint64_t at = e.byte > 0 ? base + e.byte - 1 : base;
     throw Error(file, at, std::string(what) + " is not valid JSON (" + msg + ")");
   }
-  if (!j.is_object()) throw Error(file, base, std::string(what) + " is not a JSON object");
-  return j;
+  if (!out.value.is_object()) throw Error(file, base, std::string(what) + " is not a JSON object");
+  KeyTracker tracker(out);
+  if (!ojson::sax_parse(text.begin(), text.end(), &tracker)) {
+    if (tracker.duplicate) throw Error(file, base, std::string(what) + " names " + q(*tracker.duplicate) + " more than once");
+    throw Error(file, base, std::string(what) + " is not valid JSON");
+  }
+  return out;
 }
 
 // Where a tensor's key sits in the header, so its errors point near it.
@@ -138,9 +169,10 @@ std::optional<std::uint64_t> as_count(const ojson& v) {
 
 HeaderTensor parse_tensor(const std::string& file, std::string_view text, const std::string& name, const ojson& v,
                           std::uint64_t data_size) {
-  const std::uint64_t at = key_offset(text, name);
   const std::string who = "tensor " + q(name);
-  auto fail = [&](const std::string& sentence) -> Error { return Error(file, at, who + " " + sentence); };
+  auto fail = [&](const std::string& sentence) -> Error {
+    return Error(file, key_offset(text, name), who + " " + sentence);
+  };
   if (!v.is_object()) throw fail("is not described by a JSON object");
 
   HeaderTensor t;
@@ -217,24 +249,25 @@ Header read_header(const ByteSource& src) {
   const auto raw = src.view(8, h.length, "header");
   const std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
   if (text.empty() || text.front() != '{') throw Error(file, 8, "the JSON header does not start with '{'");
-  const ojson j = parse_json_object(text, file, 8, "the JSON header");
+  const ParsedObject parsed = parse_json_object(text, file, 8, "the JSON header");
+  const ojson& j = parsed.value;
 
-  // Phase 3: __metadata__ (string values only) and each tensor entry.
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() == "__metadata__") {
+  // Phase 3: __metadata__ (string values only) and each tensor entry, in file order.
+  for (const auto& key : parsed.keys) {
+    const ojson& v = j.at(key);
+    if (key == "__metadata__") {
       h.has_metadata_key = true;
-      const auto& m = it.value();
-      if (m.is_null()) continue;  // MLX writes null when it has no metadata
-      if (!m.is_object()) throw Error(file, key_offset(text, it.key()), "__metadata__ is not a JSON object");
-      for (auto mi = m.begin(); mi != m.end(); ++mi) {
-        if (!mi.value().is_string())
-          throw Error(file, key_offset(text, mi.key()), "__metadata__ value " + q(mi.key()) +
-                                                           " is not a string: " + mi.value().dump());
-        h.metadata.push_back({mi.key(), MetaValue::string(mi.value().get<std::string>())});
+      if (v.is_null()) continue;  // MLX writes null when it has no metadata
+      if (!v.is_object()) throw Error(file, key_offset(text, key), "__metadata__ is not a JSON object");
+      for (const auto& mk : parsed.metadata_keys) {
+        const ojson& mv = v.at(mk);
+        if (!mv.is_string())
+          throw Error(file, key_offset(text, mk), "__metadata__ value " + q(mk) + " is not a string: " + mv.dump());
+        h.metadata.push_back({mk, MetaValue::string(mv.get<std::string>())});
       }
       continue;
     }
-    h.tensors.push_back(parse_tensor(file, text, it.key(), it.value(), data_size));
+    h.tensors.push_back(parse_tensor(file, text, key, v, data_size));
   }
 
   // Phase 4: sorted by offset, the tensors must tile the data section.
@@ -249,12 +282,11 @@ Header read_header(const ByteSource& src) {
   const HeaderTensor* prev = nullptr;
   for (std::size_t k : order) {
     const auto& t = h.tensors[k];
-    const std::uint64_t at = key_offset(text, t.name);
     if (t.begin < covered)
-      throw Error(file, at, "tensor " + q(t.name) + " data_offsets " + range_text(t.begin, t.end) +
+      throw Error(file, key_offset(text, t.name), "tensor " + q(t.name) + " data_offsets " + range_text(t.begin, t.end) +
                                 " overlap tensor " + q(prev->name) + " " + range_text(prev->begin, prev->end));
     if (t.begin > covered)
-      throw Error(file, at, "tensor " + q(t.name) + " data_offsets " + range_text(t.begin, t.end) +
+      throw Error(file, key_offset(text, t.name), "tensor " + q(t.name) + " data_offsets " + range_text(t.begin, t.end) +
                                 " leave a hole of " + std::to_string(t.begin - covered) + " bytes at data offset " +
                                 std::to_string(covered) + " that no tensor covers");
     covered = t.end;
@@ -319,7 +351,7 @@ Checkpoint open_index(const std::string& path) {
   const auto src = MappedFile::open(path);
   const auto raw = src->all();
   const std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
-  const ojson j = parse_json_object(text, path, 0, "the index");
+  const ojson j = parse_json_object(text, path, 0, "the index").value;
   const auto wm = j.find("weight_map");
   if (wm == j.end() || !wm->is_object()) throw Error(path, kNoOffset, "the index has no \"weight_map\" object");
 

@@ -707,3 +707,26 @@ TEST(SafetensorsWriter, ReportsProgressAndRefusesToOverwriteItsInput) {
 }
 
 }  // namespace
+
+namespace {
+
+// Headers of big checkpoints list tens of thousands of tensors: parsing must
+// not be quadratic in their number.
+TEST(SafetensorsReader, ManyTensorsInHeaderOrder) {
+  TempDir dir;
+  std::vector<io::TensorInfo> ts;
+  for (int k = 0; k < 30'000; ++k)
+    ts.push_back(memory_tensor("layers." + std::to_string(k) + ".w", DType::U8, {1}, {std::byte(k & 0xff)}));
+  const std::string path = dir.file("many.safetensors");
+  st::write(path, ts, {}, {});
+  const auto ck = st::open(path);
+  ASSERT_EQ(ck.tensors.size(), ts.size());
+  for (std::size_t k = 1; k < ck.tensors.size(); ++k) {
+    if (!(ck.tensors[k - 1].name < ck.tensors[k].name)) {
+      ADD_FAILURE() << "header order broken at " << k;
+      break;
+    }
+  }
+}
+
+}  // namespace
