@@ -180,6 +180,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
                                                               " is not supported (only stored and deflated)");
       }
     } catch (const Error& e) {
+      if (e.sentence().find("member '" + m.name + "'") != std::string::npos) throw;
       throw Error(e.file(), e.offset(), "member '" + m.name + "': " + e.sentence());
     }
   }

@@ -56,7 +56,8 @@ struct Archive {
 void read_member(const ByteSource& src, const Member& m, const ByteSink& sink);
 
 // The first min(n, m.size) uncompressed bytes of a member, inflating only
-// what is needed (no CRC check: the member is not read in full).
+// what is needed (no CRC check: the member is not read in full). Shorter
+// when the deflate stream ends early; read_member reports that as an error.
 [[nodiscard]] std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m, std::size_t n);
 
 // Writes an archive member by member. Each local header carries a zip64 extra

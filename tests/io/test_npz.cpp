@@ -734,3 +734,29 @@ print(hashlib.sha256(a.tobytes()).hexdigest())
     EXPECT_EQ(sha_of(ck.tensors[0]) + "\n", out);
   }
 }
+
+TEST(NpzWriter, LongNpyHeadersInDeflatedMembers) {
+  // Headers longer than the first inflated peek (4096 bytes) and v2.0 headers.
+  TempDir dir;
+  const TensorInfo ts[] = {ckpt::test::random_tensor("long", DType::F32, Shape(2000, 1), 1),
+                           ckpt::test::random_tensor("v2", DType::I16, Shape(25000, 1), 2)};
+  WriteOptions opt;
+  opt.compress = true;
+  npz::write(dir.file("h.npz"), ts, {}, opt);
+  const Checkpoint ck = npz::open(dir.file("h.npz"));
+  ASSERT_EQ(ck.tensors.size(), 2u);
+  EXPECT_EQ(ck.tensors[0].shape, ts[0].shape);
+  EXPECT_EQ(ck.tensors[1].shape, ts[1].shape);
+  EXPECT_EQ(read_all(ck.tensors[0]), read_all(ts[0]));
+  EXPECT_EQ(read_all(ck.tensors[1]), read_all(ts[1]));
+}
+
+TEST(NpzErrors, DeflatedMemberShorterThanDeclared) {
+  // The directory says the member inflates to more than it does: opening
+  // succeeds (the header is intact), reading in full fails.
+  auto bytes = small_archive(true);
+  const std::size_t cd = central_offset(bytes);
+  store_le<std::uint32_t>(bytes.data() + cd + 24, load_le<std::uint32_t>(bytes.data() + cd + 24) + 8);
+  const Checkpoint ck = from_memory(bytes);
+  EXPECT_THAT(read_error(ck.tensors[0]), HasSubstr("inflates to 192 bytes, not the 200"));
+}
