@@ -232,7 +232,7 @@ Header parse_core(std::span<const std::byte> b, const std::string& label, std::u
   Header h;
   // Phase 1: magic.
   const std::size_t have = std::min(b.size(), kMagicLen);
-  if (std::memcmp(b.data(), kMagic, have) != 0)
+  if (have > 0 && std::memcmp(b.data(), kMagic, have) != 0)
     throw Error(label, base, "bad magic: this is not a .npy array (it does not start with \\x93NUMPY)");
   if (b.size() < 8)
     throw Error(label, base + b.size(), "the file ends inside the .npy magic and version (" + std::to_string(b.size()) + " bytes)");
