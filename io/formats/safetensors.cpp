@@ -177,7 +177,8 @@ HeaderTensor parse_tensor(const std::string& file, std::string_view text, const 
 
   HeaderTensor t;
   t.name = name;
-  // Same order as MLX's loader: dtype, offsets' shape, span vs size, bounds.
+  // Checked in the order MLX's loader uses, so the first problem found is the
+  // one it would report: dtype, data_offsets' two entries, span vs size, bounds.
   const auto dt = v.find("dtype");
   if (dt == v.end()) throw fail("has no dtype");
   if (!dt->is_string()) throw fail("has a dtype that is not a string: " + dt->dump());
