@@ -653,3 +653,36 @@ TEST(Gguf, LargeVocabularyArray) {
   EXPECT_EQ(ck.metadata[0].value.items.size(), 200000u);
   EXPECT_EQ(ck.metadata[0].value.items[199999].s, "tok199999");
 }
+
+TEST(Gguf, SplitModelInconsistenciesAreErrors) {
+  TempDir tmp;
+  const auto t = ckpt::test::random_tensor("t", DType::F32, {2}, 1);
+  auto write_part = [&](int file_no, std::uint64_t split_no, std::uint64_t count, std::int64_t total, const std::string& name) {
+    Metadata m = {{"split.no", MetaValue::unsigned_int(MetaType::U16, split_no)},
+                  {"split.count", MetaValue::unsigned_int(MetaType::U16, count)},
+                  {"split.tensors.count", MetaValue::signed_int(MetaType::I32, total)}};
+    TensorInfo copy = t;
+    copy.name = name;
+    char file[64];
+    std::snprintf(file, sizeof file, "m-%05d-of-00002.gguf", file_no);
+    gguf::write(tmp.file(file), std::span<const TensorInfo>(&copy, 1), m, {});
+  };
+  auto expect_open_error = [&](const std::string& text) {
+    try {
+      (void)gguf::open(tmp.file("m-00001-of-00002.gguf"));
+      ADD_FAILURE() << "expected an error containing " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(e.sentence().find(text), std::string::npos) << e.what();
+    }
+  };
+  write_part(1, 0, 2, 2, "a");
+  write_part(2, 0, 2, 2, "b");
+  expect_open_error("split.no should be 1");
+  write_part(2, 1, 2, 2, "a");
+  expect_open_error("the tensor name 'a' appears in more than one part");
+  write_part(1, 0, 2, 3, "a");
+  write_part(2, 1, 2, 3, "b");
+  expect_open_error("split.tensors.count is 3 but the parts hold 2");
+  write_part(1, 0, 2, 2, "a");
+  EXPECT_EQ(gguf::open(tmp.file("m-00002-of-00002.gguf")).tensors.size(), 2u);
+}
