@@ -230,6 +230,7 @@ double element_imag(DType t, const std::byte* p) noexcept {
 }
 
 void convert_to_f32(DType from, const std::byte* src, float* dst, std::size_t count) {
+  if (count == 0) return;  // empty tensors may come with null buffers
   switch (from) {
     case DType::F32:
       std::memcpy(dst, src, count * 4);
@@ -254,6 +255,7 @@ void convert_to_f32(DType from, const std::byte* src, float* dst, std::size_t co
 }
 
 void convert_from_f32(DType to, const float* src, std::byte* dst, std::size_t count) {
+  if (count == 0) return;  // empty tensors may come with null buffers
   switch (to) {
     case DType::F32:
       std::memcpy(dst, src, count * 4);
