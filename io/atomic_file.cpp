@@ -135,4 +135,21 @@ void ProgressTracker::advance(std::uint64_t bytes) {
   if (opt_.on_progress) opt_.on_progress(p_);
 }
 
+void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination) {
+  const TensorInfo& t = progress.tensor(index);
+  progress.begin_tensor(index);
+  std::uint64_t written = 0;
+  auto mismatch = [&](const std::string& what) {
+    return Error(destination, kNoOffset, "tensor '" + t.name + "' produced " + what + " bytes, expected " + std::to_string(t.nbytes));
+  };
+  if (!t.data) throw Error(destination, kNoOffset, "tensor '" + t.name + "' has no readable data");
+  t.data->stream([&](std::span<const std::byte> chunk) {
+    if (chunk.size() > t.nbytes - written) throw mismatch("more than " + std::to_string(t.nbytes));
+    write(chunk);
+    written += chunk.size();
+    progress.advance(chunk.size());
+  });
+  if (written != t.nbytes) throw mismatch(std::to_string(written));
+}
+
 }  // namespace ckpt::io

@@ -51,11 +51,17 @@ class ProgressTracker {
   ProgressTracker(const WriteOptions& opt, std::span<const TensorInfo> tensors);
   void begin_tensor(std::size_t index);
   void advance(std::uint64_t bytes);
+  [[nodiscard]] const TensorInfo& tensor(std::size_t index) const { return tensors_[index]; }
 
  private:
   const WriteOptions& opt_;
   std::span<const TensorInfo> tensors_;
   Progress p_;
 };
+
+// Streams tensor `index` of the tracker's list into `write`, reporting
+// progress, and throws when its data yield other than its nbytes: a writer
+// must never emit a short or long tensor.
+void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination);
 
 }  // namespace ckpt::io

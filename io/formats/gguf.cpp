@@ -497,6 +497,8 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
     const auto nb = n ? byte_size(t.dtype, *n) : std::nullopt;
     if (!nb) throw Error(path, kNoOffset, "tensor '" + t.name + "' has an invalid shape");
     if (!t.data) throw Error(path, kNoOffset, "tensor '" + t.name + "' has no readable data");
+    if (*nb != t.nbytes)
+      throw Error(path, kNoOffset, "tensor '" + t.name + "' claims " + std::to_string(t.nbytes) + " bytes but its shape needs " + std::to_string(*nb));
     sizes.push_back(*nb);
   }
   std::unordered_set<std::string> keys;
@@ -549,18 +551,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   f.write(o.buf);
   ProgressTracker progress(opt, tensors);
   for (std::size_t k = 0; k < tensors.size(); ++k) {
-    progress.begin_tensor(k);
-    std::uint64_t written = 0;
-    tensors[k].data->stream([&](std::span<const std::byte> chunk) {
-      if (written + chunk.size() > sizes[k])
-        throw Error(path, kNoOffset, "tensor '" + tensors[k].name + "' produced more bytes than its shape needs");
-      f.write(chunk);
-      written += chunk.size();
-      progress.advance(chunk.size());
-    });
-    if (written != sizes[k])
-      throw Error(path, kNoOffset, "tensor '" + tensors[k].name + "' produced " + std::to_string(written) +
-                                       " bytes, expected " + std::to_string(sizes[k]));
+    stream_tensor(progress, k, [&](std::span<const std::byte> chunk) { f.write(chunk); }, path);
     f.write_zeros((align - sizes[k] % align) % align);
   }
   f.commit();

@@ -425,18 +425,9 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
 
   AtomicFile out(path);
   ProgressTracker progress(opt, tensors);
-  progress.begin_tensor(0);
   const std::string header = make_header(t.dtype, t.shape);
   out.write(header.data(), header.size());
-  std::uint64_t written = 0;
-  t.data->stream([&](std::span<const std::byte> chunk) {
-    out.write(chunk);
-    written += chunk.size();
-    progress.advance(chunk.size());
-  });
-  if (written != t.nbytes)
-    throw Error(path, out.position(), "tensor '" + t.name + "' produced " + std::to_string(written) + " bytes, expected " +
-                                          std::to_string(t.nbytes));
+  stream_tensor(progress, 0, [&](std::span<const std::byte> chunk) { out.write(chunk); }, path);
   out.commit();
 }
 

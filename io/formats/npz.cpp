@@ -221,19 +221,10 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   ProgressTracker progress(opt, tensors);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const TensorInfo& t = tensors[i];
-    progress.begin_tensor(i);
     zw.begin_member(members[i], opt.compress ? zip::kDeflated : zip::kStored, opt.compression_level);
     const std::string header = npy::make_header(t.dtype, t.shape);
     zw.write(std::as_bytes(std::span<const char>(header)));
-    std::uint64_t written = 0;
-    t.data->stream([&](std::span<const std::byte> chunk) {
-      zw.write(chunk);
-      written += chunk.size();
-      progress.advance(chunk.size());
-    });
-    if (written != t.nbytes)
-      throw Error(path, out.position(), "tensor '" + t.name + "' produced " + std::to_string(written) + " bytes, expected " +
-                                            std::to_string(t.nbytes));
+    stream_tensor(progress, i, [&](std::span<const std::byte> chunk) { zw.write(chunk); }, path);
     zw.end_member();
   }
   zw.finish();

@@ -529,17 +529,7 @@ void write_file(AtomicFile& out, std::span<const TensorInfo> tensors, const std:
   out.write(n, sizeof n);
   out.write(header.data(), header.size());
   for (const auto& p : plan) {
-    const TensorInfo& t = tensors[p.index];
-    progress.begin_tensor(p.index);
-    std::uint64_t written = 0;
-    t.data->stream([&](std::span<const std::byte> chunk) {
-      out.write(chunk);
-      written += chunk.size();
-      progress.advance(chunk.size());
-    });
-    if (written != t.nbytes)
-      throw Error(out.destination(), out.position(), "tensor " + q(t.name) + " produced " + std::to_string(written) +
-                                                         " bytes instead of " + std::to_string(t.nbytes));
+    stream_tensor(progress, p.index, [&](std::span<const std::byte> chunk) { out.write(chunk); }, out.destination());
   }
 }
 
