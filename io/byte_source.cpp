@@ -62,20 +62,27 @@ MappedFile::~MappedFile() {
 }
 
 namespace {
-void advise(const std::byte* base, std::size_t size, std::uint64_t pos, std::uint64_t n, int how) noexcept {
-  if (!base || pos >= size) return;
-  const long page = ::sysconf(_SC_PAGESIZE);
-  const std::uint64_t start = pos - pos % static_cast<std::uint64_t>(page);
-  const std::uint64_t end = std::min<std::uint64_t>(size, pos + n);
+// `inner` rounds inward to whole pages (dropping a page we may still need
+// elsewhere would only cost a re-read, but keeping partial pages is cheaper).
+void advise(const std::byte* base, std::size_t size, std::uint64_t pos, std::uint64_t n, int how, bool inner) noexcept {
+  if (!base || pos >= size || n == 0) return;
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::uint64_t end = std::min<std::uint64_t>(size, pos + std::min<std::uint64_t>(n, size));
+  std::uint64_t start = pos - pos % page;
+  if (inner) {
+    start = (pos + page - 1) / page * page;
+    end = end - end % page;
+  }
+  if (end <= start) return;
   ::madvise(const_cast<std::byte*>(base) + start, end - start, how);
 }
 }  // namespace
 
-void MappedFile::advise_willneed(std::uint64_t pos, std::uint64_t n) const noexcept {
-  advise(data_, size_, pos, n, MADV_WILLNEED);
+void MappedFile::prefetch(std::uint64_t pos, std::uint64_t n) const noexcept {
+  advise(data_, size_, pos, n, MADV_WILLNEED, false);
 }
-void MappedFile::advise_dontneed(std::uint64_t pos, std::uint64_t n) const noexcept {
-  advise(data_, size_, pos, n, MADV_DONTNEED);
+void MappedFile::release(std::uint64_t pos, std::uint64_t n) const noexcept {
+  advise(data_, size_, pos, n, MADV_DONTNEED, true);
 }
 
 }  // namespace ckpt::io

@@ -30,6 +30,11 @@ class ByteSource {
   [[nodiscard]] virtual std::span<const std::byte> all() const noexcept = 0;
   [[nodiscard]] virtual const std::string& label() const noexcept = 0;
   [[nodiscard]] virtual std::optional<FileId> file_id() const noexcept { return std::nullopt; }
+  // Hints for streaming through a mapping: read [pos, pos+n) ahead, or drop
+  // it from this process's resident set once consumed (the page cache keeps
+  // it), so memory use does not grow with the file. No-ops in memory.
+  virtual void prefetch(std::uint64_t /*pos*/, std::uint64_t /*n*/) const noexcept {}
+  virtual void release(std::uint64_t /*pos*/, std::uint64_t /*n*/) const noexcept {}
 
   [[nodiscard]] std::uint64_t size() const noexcept { return all().size(); }
   // `n` bytes at `pos`, or an Error naming `what` when they run past the end.
@@ -47,9 +52,8 @@ class MappedFile final : public ByteSource {
   [[nodiscard]] std::span<const std::byte> all() const noexcept override { return {data_, size_}; }
   [[nodiscard]] const std::string& label() const noexcept override { return path_; }
   [[nodiscard]] std::optional<FileId> file_id() const noexcept override { return id_; }
-  // Tells the kernel we will read [pos, pos+n) soon, or are done with it.
-  void advise_willneed(std::uint64_t pos, std::uint64_t n) const noexcept;
-  void advise_dontneed(std::uint64_t pos, std::uint64_t n) const noexcept;
+  void prefetch(std::uint64_t pos, std::uint64_t n) const noexcept override;
+  void release(std::uint64_t pos, std::uint64_t n) const noexcept override;
 
  private:
   MappedFile(std::string path, const std::byte* data, std::size_t size, FileId id);

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <future>
 #include <limits>
 #include <vector>
 
@@ -21,6 +22,16 @@ std::uint32_t crc32_update(std::uint32_t crc, std::span<const std::byte> bytes) 
     n -= step;
   }
   return static_cast<std::uint32_t>(c);
+}
+
+std::uint32_t crc32_alongside(std::uint32_t crc, std::span<const std::byte> bytes, const std::function<void()>& work) {
+  if (bytes.size() < (std::size_t{1} << 20)) {
+    work();
+    return crc32_update(crc, bytes);
+  }
+  auto part = std::async(std::launch::async, [bytes] { return crc32_update(0, bytes); });
+  work();  // if this throws, the future's destructor waits for the thread
+  return static_cast<std::uint32_t>(::crc32_combine(crc, part.get(), static_cast<z_off_t>(bytes.size())));
 }
 
 namespace {
@@ -109,6 +120,10 @@ void RawDeflater::pump(int flush) {
 
 void RawDeflater::feed(std::span<const std::byte> in) {
   crc_ = crc32_update(crc_, in);
+  feed_unchecked(in);
+}
+
+void RawDeflater::feed_unchecked(std::span<const std::byte> in) {
   in_ += in.size();
   const auto* p = reinterpret_cast<const Bytef*>(in.data());
   std::size_t n = in.size();

@@ -1,6 +1,7 @@
 #pragma once
 // Raw deflate (zip method 8, zlib windowBits -15) and CRC-32, on zlib.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -10,6 +11,11 @@
 namespace ckpt::io {
 
 [[nodiscard]] std::uint32_t crc32_update(std::uint32_t crc, std::span<const std::byte> bytes) noexcept;
+
+// CRC-32 of `bytes` continued from `crc`, computed on a second thread while
+// `work` runs on this one (large spans only), so checksumming overlaps I/O.
+[[nodiscard]] std::uint32_t crc32_alongside(std::uint32_t crc, std::span<const std::byte> bytes,
+                                            const std::function<void()>& work);
 
 // Inflates `in` (raw deflate) and streams the output to `sink` in chunks.
 // Throws Error(label, offset, …) when the stream is corrupt, ends early, or
@@ -26,6 +32,8 @@ class RawDeflater {
   RawDeflater(const RawDeflater&) = delete;
   RawDeflater& operator=(const RawDeflater&) = delete;
   void feed(std::span<const std::byte> in);
+  // Like feed, without updating crc32() (for callers that checksum elsewhere).
+  void feed_unchecked(std::span<const std::byte> in);
   void finish();
   [[nodiscard]] std::uint64_t bytes_in() const noexcept { return in_; }
   [[nodiscard]] std::uint64_t bytes_out() const noexcept { return out_; }

@@ -99,10 +99,20 @@ class StoredData final : public TensorData {
   void stream(const ByteSink& sink) const override {
     if (numel_ == 0) return;
     if (auto c = contiguous()) {
-      for (std::size_t pos = 0; pos < c->size(); pos += kChunkBytes)
-        sink(c->subspan(pos, std::min(kChunkBytes, c->size() - pos)));
+      const std::uint64_t base = l_.offset + first_byte();
+      for (std::size_t pos = 0; pos < c->size(); pos += kChunkBytes) {
+        const std::size_t n = std::min(kChunkBytes, c->size() - pos);
+        l_.file->prefetch(base + pos + n, kChunkBytes * 2);
+        sink(c->subspan(pos, n));
+        l_.file->release(base + pos, n);
+      }
       return;
     }
+    // Whatever path is taken below, the stored bytes leave the resident set afterwards.
+    struct Release {
+      const StoredLayout& l;
+      ~Release() { l.file->release(l.offset, l.stored_size); }
+    } release{l_};
     const auto stored = l_.file->all().subspan(static_cast<std::size_t>(l_.offset), static_cast<std::size_t>(l_.stored_size));
     if (l_.compression == Compression::Deflate && contiguous_ && !swap_ && l_.element_offset == 0 &&
         nbytes_ == l_.raw_size) {

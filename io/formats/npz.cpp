@@ -53,10 +53,7 @@ class StoredMemberData final : public TensorData {
     std::uint32_t crc = crc32_update(0, head);
     if (inner_->contiguous()) {
       // The canonical bytes are the stored bytes: check them as they pass.
-      inner_->stream([&](std::span<const std::byte> chunk) {
-        crc = crc32_update(crc, chunk);
-        sink(chunk);
-      });
+      inner_->stream([&](std::span<const std::byte> chunk) { crc = crc32_alongside(crc, chunk, [&] { sink(chunk); }); });
       crc = crc32_update(crc, tail);
       if (crc != m_.crc32) crc_mismatch(*file_, m_, crc);
       return;

@@ -377,10 +377,11 @@ void Writer::begin_member(const std::string& name, std::uint16_t method, int lev
 }
 
 void Writer::write(std::span<const std::byte> bytes) {
-  crc_ = crc32_update(crc_, bytes);
+  crc_ = crc32_alongside(crc_, bytes, [&] {
+    if (deflater_) deflater_->feed_unchecked(bytes);
+    else out_.write(bytes);
+  });
   size_ += bytes.size();
-  if (deflater_) deflater_->feed(bytes);
-  else out_.write(bytes);
 }
 
 void Writer::end_member() {
