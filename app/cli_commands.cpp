@@ -67,14 +67,25 @@ std::string shape_text(const io::Shape& s) {
   return out + "]";
 }
 
-nlohmann::json info_json(const io::Checkpoint& ck) {
-  nlohmann::ordered_json j;
-  j["path"] = ck.path;
-  j["format"] = io::format_name(ck.format);
-  j["format_detail"] = ck.format_detail;
-  auto files = nlohmann::json::array();
+// Written piece by piece (one small object per tensor) so that memory and
+// time stay proportional to one tensor's entry, not to a DOM of the whole file.
+void print_json(const io::Checkpoint& ck) {
+  std::string out;
+  out.reserve(256 + ck.tensors.size() * 200);
+  auto put = [&](std::string_view key, const nlohmann::ordered_json& v, bool last = false) {
+    out += " ";
+    out += nlohmann::json(key).dump();
+    out += ": ";
+    out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += last ? "\n" : ",\n";
+  };
+  out += "{\n";
+  put("path", ck.path);
+  put("format", io::format_name(ck.format));
+  put("format_detail", ck.format_detail);
+  auto files = nlohmann::ordered_json::array();
   for (const auto& f : ck.files) files.push_back(f->label());
-  j["files"] = files;
+  put("files", files);
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
   nlohmann::ordered_json types = nlohmann::ordered_json::object();
   bool typed = false;
@@ -85,10 +96,11 @@ nlohmann::json info_json(const io::Checkpoint& ck) {
     types[e.key] = t;
     typed = typed || e.value.type != io::MetaType::String;
   }
-  j["metadata"] = meta;
-  if (ck.format == io::Format::Gguf || typed) j["metadata_types"] = types;
-  auto tensors = nlohmann::ordered_json::array();
-  for (const auto& t : ck.tensors) {
+  put("metadata", meta);
+  if (ck.format == io::Format::Gguf || typed) put("metadata_types", types);
+  out += " \"tensors\": [\n";
+  for (std::size_t k = 0; k < ck.tensors.size(); ++k) {
+    const auto& t = ck.tensors[k];
     nlohmann::ordered_json o;
     o["name"] = t.name;
     o["dtype"] = io::name(t.dtype);
@@ -101,11 +113,14 @@ nlohmann::json info_json(const io::Checkpoint& ck) {
       o["ggml_ne"] = t.ggml_ne;
       o["ggml_type"] = *t.ggml_type;
     }
-    tensors.push_back(std::move(o));
+    out += "  ";
+    out += o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    out += k + 1 < ck.tensors.size() ? ",\n" : "\n";
   }
-  j["tensors"] = std::move(tensors);
-  j["totals"] = {{"tensors", ck.tensors.size()}, {"parameters", ck.total_parameters()}, {"nbytes", ck.total_bytes()}};
-  return j;
+  out += " ],\n";
+  put("totals", nlohmann::ordered_json{{"tensors", ck.tensors.size()}, {"parameters", ck.total_parameters()}, {"nbytes", ck.total_bytes()}}, true);
+  out += "}\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
 void print_text(const io::Checkpoint& ck, std::size_t max_items) {
@@ -159,7 +174,7 @@ io::Format target_format(const ConvertArgs& a) {
 
 int run_info(const InfoArgs& args) {
   const auto ck = io::open_checkpoint(args.path);
-  if (args.json) fmt::print("{}\n", info_json(ck).dump(1));
+  if (args.json) print_json(ck);
   else print_text(ck, args.max_items);
   return 0;
 }
