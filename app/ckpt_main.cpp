@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   conv_cmd->add_option("--alignment", conv.alignment, ".gguf: data alignment (power of two)")->default_val(32);
   conv_cmd->add_flag("--verify", conv.verify, "Read the result back and compare every tensor");
   conv_cmd->add_flag("-q,--quiet", conv.quiet, "No progress output");
+  conv_cmd->add_flag("--no-sync", conv.no_sync, "Do not fsync the result before renaming it into place (scratch output)");
 
   try {
     app.parse(argc, argv);

@@ -199,6 +199,7 @@ int run_convert(const ConvertArgs& a) {
     }
   }
   opt.gguf_alignment = a.alignment;
+  opt.sync = !a.no_sync;
   const bool show = !a.quiet && ::isatty(STDERR_FILENO);
   auto last = std::chrono::steady_clock::now();
   if (show) {

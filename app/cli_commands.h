@@ -21,6 +21,7 @@ struct ConvertArgs {
   bool compress = false;
   bool verify = false;
   bool quiet = false;
+  bool no_sync = false;
 };
 
 int run_info(const InfoArgs& args);

@@ -16,7 +16,7 @@ namespace {
 constexpr std::size_t kBufferBytes = std::size_t{8} << 20;
 }
 
-AtomicFile::AtomicFile(std::string destination) : dest_(std::move(destination)) {
+AtomicFile::AtomicFile(std::string destination, bool sync) : dest_(std::move(destination)), sync_(sync) {
   struct stat st {};
   if (::stat(dest_.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw Error(dest_, kNoOffset, "the destination is a folder; give a file name");
@@ -40,31 +40,27 @@ void AtomicFile::fail(const std::string& what) const {
   throw Error(dest_, pos_, what + ": " + std::strerror(errno));
 }
 
-void AtomicFile::flush() {
+void AtomicFile::write_raw(std::span<const std::byte> bytes) {
   std::size_t done = 0;
-  while (done < buf_.size()) {
-    ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("cannot write the output file");
     }
     done += static_cast<std::size_t>(n);
   }
+}
+
+void AtomicFile::flush() {
+  write_raw(buf_);
   buf_.clear();
 }
 
 void AtomicFile::write(std::span<const std::byte> bytes) {
   if (bytes.size() >= kBufferBytes) {
     flush();
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        fail("cannot write the output file");
-      }
-      done += static_cast<std::size_t>(n);
-    }
+    write_raw(bytes);
   } else {
     if (buf_.size() + bytes.size() > kBufferBytes) flush();
     buf_.insert(buf_.end(), bytes.begin(), bytes.end());
@@ -78,6 +74,39 @@ void AtomicFile::write_zeros(std::uint64_t n) {
     const auto step = static_cast<std::size_t>(std::min<std::uint64_t>(n, sizeof zeros));
     write(std::span<const std::byte>(zeros, step));
     n -= step;
+  }
+}
+
+void AtomicFile::copy_range(int src, std::uint64_t offset, std::uint64_t n,
+                            const std::function<void(std::uint64_t)>& step) {
+  flush();
+  constexpr std::uint64_t kPiece = std::uint64_t{64} << 20;
+  bool kernel = true;
+  std::vector<std::byte> buf;
+  while (n > 0) {
+    const auto want = static_cast<std::size_t>(std::min(n, kPiece));
+    ssize_t got = -1;
+    if (kernel) {
+      auto in = static_cast<loff_t>(offset);
+      got = ::copy_file_range(src, &in, fd_, nullptr, want, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM)) {
+        kernel = false;  // not across these filesystems: copy through a buffer
+        continue;
+      }
+      if (got < 0) fail("cannot copy into the output file");
+    } else {
+      buf.resize(std::min<std::size_t>(want, kBufferBytes));
+      got = ::pread(src, buf.data(), buf.size(), static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) fail("cannot read the source file");
+      write_raw(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(got)));
+    }
+    if (got == 0) throw Error(dest_, pos_, "the source file ended early (was it truncated while being read?)");
+    offset += static_cast<std::uint64_t>(got);
+    n -= static_cast<std::uint64_t>(got);
+    pos_ += static_cast<std::uint64_t>(got);
+    if (step) step(static_cast<std::uint64_t>(got));
   }
 }
 
@@ -96,7 +125,7 @@ void AtomicFile::write_at(std::uint64_t pos, std::span<const std::byte> bytes) {
 
 void AtomicFile::commit() {
   flush();
-  if (::fsync(fd_) != 0) fail("cannot flush the output file to disk");
+  if (sync_ && ::fsync(fd_) != 0) fail("cannot flush the output file to disk");
   if (::close(fd_) != 0) {
     fd_ = -1;
     fail("cannot close the output file");
@@ -150,6 +179,17 @@ void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink&
     progress.advance(chunk.size());
   });
   if (written != t.nbytes) throw mismatch(std::to_string(written));
+}
+
+void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out) {
+  const TensorInfo& t = progress.tensor(index);
+  const auto range = t.data ? t.data->file_range() : std::nullopt;
+  if (!range || range->size != t.nbytes) {
+    stream_tensor(progress, index, [&](std::span<const std::byte> chunk) { out.write(chunk); }, out.destination());
+    return;
+  }
+  progress.begin_tensor(index);
+  out.copy_range(range->file->native_fd(), range->offset, range->size, [&](std::uint64_t n) { progress.advance(n); });
 }
 
 }  // namespace ckpt::io

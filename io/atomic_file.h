@@ -3,6 +3,7 @@
 // complete. If anything throws before commit(), the temporary file is removed
 // and the destination is untouched.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,7 +15,7 @@ namespace ckpt::io {
 
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string destination);
+  explicit AtomicFile(std::string destination, bool sync = true);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -22,6 +23,9 @@ class AtomicFile {
   void write(std::span<const std::byte> bytes);
   void write(const void* data, std::size_t n) { write({static_cast<const std::byte*>(data), n}); }
   void write_zeros(std::uint64_t n);
+  // Appends [offset, offset+n) of `src` (an open descriptor), copied in the
+  // kernel where the filesystems allow it; `step` is called after each piece.
+  void copy_range(int src, std::uint64_t offset, std::uint64_t n, const std::function<void(std::uint64_t)>& step);
   // Overwrites bytes already written (zip local headers patched after the data).
   void write_at(std::uint64_t pos, std::span<const std::byte> bytes);
   [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
@@ -32,6 +36,7 @@ class AtomicFile {
 
  private:
   void flush();
+  void write_raw(std::span<const std::byte> bytes);
   [[noreturn]] void fail(const std::string& what) const;
   std::string dest_;
   std::string temp_;
@@ -39,6 +44,7 @@ class AtomicFile {
   std::uint64_t pos_ = 0;
   std::vector<std::byte> buf_;
   bool committed_ = false;
+  bool sync_ = true;
 };
 
 // Throws when `destination` is a file one of the tensors reads from: writing
@@ -63,5 +69,7 @@ class ProgressTracker {
 // progress, and throws when its data yield other than its nbytes: a writer
 // must never emit a short or long tensor.
 void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination);
+// The same into a file: a tensor that is one range of a file is copied in the kernel.
+void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out);
 
 }  // namespace ckpt::io

@@ -28,6 +28,11 @@ std::span<const std::byte> ByteSource::view(std::uint64_t pos, std::uint64_t n, 
   return all().subspan(static_cast<std::size_t>(pos), static_cast<std::size_t>(n));
 }
 
+void ByteSource::read_at(std::uint64_t pos, std::span<std::byte> out) const {
+  const auto v = view(pos, out.size(), "data");
+  std::memcpy(out.data(), v.data(), v.size());
+}
+
 namespace {
 struct Fd {
   int fd;
@@ -51,14 +56,30 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
     if (p == MAP_FAILED) throw Error(path, kNoOffset, std::string("cannot map the file: ") + std::strerror(errno));
     data = static_cast<const std::byte*>(p);
   }
-  return std::shared_ptr<MappedFile>(new MappedFile(path, data, size, FileId{st.st_dev, st.st_ino}));
+  auto file = std::shared_ptr<MappedFile>(new MappedFile(path, f.fd, data, size, FileId{st.st_dev, st.st_ino}));
+  f.fd = -1;  // owned by the MappedFile now
+  return file;
 }
 
-MappedFile::MappedFile(std::string path, const std::byte* data, std::size_t size, FileId id)
-    : path_(std::move(path)), data_(data), size_(size), id_(id) {}
+MappedFile::MappedFile(std::string path, int fd, const std::byte* data, std::size_t size, FileId id)
+    : path_(std::move(path)), fd_(fd), data_(data), size_(size), id_(id) {}
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void MappedFile::read_at(std::uint64_t pos, std::span<std::byte> out) const {
+  (void)view(pos, out.size(), "data");  // bounds
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(pos + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      throw Error(path_, pos + done, n == 0 ? "the file ended while reading (was it truncated while open?)"
+                                             : std::string("cannot read the file: ") + std::strerror(errno));
+    done += static_cast<std::size_t>(n);
+  }
 }
 
 namespace {

@@ -31,6 +31,14 @@ class TensorData {
   // The canonical bytes as one span without copying, when they already sit
   // that way in a mapping (the fast path for same-dtype conversion).
   [[nodiscard]] virtual std::optional<std::span<const std::byte>> contiguous() const { return std::nullopt; }
+  // When the canonical bytes are exactly one range of a file: that range, so
+  // a writer can copy it in the kernel (copy_file_range) without reading it.
+  struct FileRange {
+    const ByteSource* file;
+    std::uint64_t offset;
+    std::uint64_t size;
+  };
+  [[nodiscard]] virtual std::optional<FileRange> file_range() const { return std::nullopt; }
   // The file this data is read from, if any (to refuse overwriting it).
   [[nodiscard]] virtual const ByteSource* source() const noexcept { return nullptr; }
 };

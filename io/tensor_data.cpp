@@ -96,8 +96,23 @@ class StoredData final : public TensorData {
 
   const ByteSource* source() const noexcept override { return l_.file.get(); }
 
+  std::optional<FileRange> file_range() const override {
+    if (l_.file->native_fd() < 0 || !contiguous()) return std::nullopt;
+    return FileRange{l_.file.get(), l_.offset + first_byte(), nbytes_};
+  }
+
   void stream(const ByteSink& sink) const override {
     if (numel_ == 0) return;
+    if (auto r = file_range()) {
+      // pread into one buffer: no page faults, and nothing of the file stays resident.
+      std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, r->size)));
+      for (std::uint64_t pos = 0; pos < r->size; pos += buf.size()) {
+        const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r->size - pos));
+        r->file->read_at(r->offset + pos, std::span<std::byte>(buf.data(), n));
+        sink(std::span<const std::byte>(buf.data(), n));
+      }
+      return;
+    }
     if (auto c = contiguous()) {
       const std::uint64_t base = l_.offset + first_byte();
       for (std::size_t pos = 0; pos < c->size(); pos += kChunkBytes) {

@@ -26,6 +26,10 @@ struct WriteOptions {
   int compression_level = 6;
   // gguf: general.alignment for the data section.
   std::uint32_t gguf_alignment = 32;
+  // Flush the finished file to disk (fsync) before renaming it into place,
+  // so a crash never leaves a renamed but incomplete file. Off only for
+  // scratch output (tmpfs, files that are re-creatable anyway).
+  bool sync = true;
   // Called after each chunk written; return value of `cancelled` stops the write.
   std::function<void(const Progress&)> on_progress;
   std::function<bool()> cancelled;

@@ -547,11 +547,11 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   o.buf.resize(o.buf.size() + (align - o.buf.size() % align) % align, std::byte{0});
 
   // Data, streamed tensor by tensor.
-  AtomicFile f(path);
+  AtomicFile f(path, opt.sync);
   f.write(o.buf);
   ProgressTracker progress(opt, tensors);
   for (std::size_t k = 0; k < tensors.size(); ++k) {
-    stream_tensor(progress, k, [&](std::span<const std::byte> chunk) { f.write(chunk); }, path);
+    stream_tensor(progress, k, f);
     f.write_zeros((align - sizes[k] % align) % align);
   }
   f.commit();

@@ -423,11 +423,11 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
     throw Error(path, kNoOffset, "tensor '" + t.name + "' has no readable data matching its shape and dtype");
   refuse_overwriting_inputs(path, tensors);
 
-  AtomicFile out(path);
+  AtomicFile out(path, opt.sync);
   ProgressTracker progress(opt, tensors);
   const std::string header = make_header(t.dtype, t.shape);
   out.write(header.data(), header.size());
-  stream_tensor(progress, 0, [&](std::span<const std::byte> chunk) { out.write(chunk); }, path);
+  stream_tensor(progress, 0, out);
   out.commit();
 }
 

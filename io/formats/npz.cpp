@@ -213,7 +213,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   }
   refuse_overwriting_inputs(path, tensors);
 
-  AtomicFile out(path);
+  AtomicFile out(path, opt.sync);
   zip::Writer zw(out);
   ProgressTracker progress(opt, tensors);
   for (std::size_t i = 0; i < tensors.size(); ++i) {

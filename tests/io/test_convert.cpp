@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <unistd.h>
 
 #include "io/convert.h"
 #include "io/error.h"
@@ -245,4 +246,25 @@ TEST(Convert, MetadataCarriesAcrossFormats) {
   ASSERT_NE(io::find(back.metadata, "llama.block_count"), nullptr);
   EXPECT_EQ(io::find(back.metadata, "llama.block_count")->type, io::MetaType::U32);
   EXPECT_EQ(*io::find(back.metadata, "tokenizer.ggml.tokens"), meta[2].value);
+}
+
+TEST(Convert, KernelCopyAcrossFilesystemsAndOffsets) {
+  // Same-dtype conversions copy file ranges in the kernel; across
+  // filesystems (tmpfs → the temp folder) the copy falls back to buffers.
+  test::TempDir dir;
+  std::vector<std::string> sources{dir.file("src.safetensors")};
+  if (std::filesystem::is_directory("/dev/shm")) sources.push_back("/dev/shm/ckpt-test-src-" + std::to_string(::getpid()) + ".safetensors");
+  std::vector<io::TensorInfo> src{random_tensor("a", io::DType::F32, {3, 1000}, 1), random_tensor("b", io::DType::F16, {7}, 2),
+                                  random_tensor("c", io::DType::F64, {300, 300}, 3)};
+  for (const auto& s : sources) {
+    io::write_checkpoint(s, io::Format::Safetensors, src, {}, {});
+    const auto ck = io::open_checkpoint(s);
+    ASSERT_TRUE(ck.tensors[0].data->file_range().has_value());
+    for (auto target : {io::Format::Gguf, io::Format::Safetensors}) {
+      const std::string out = dir.file(std::string("out") + ext(target));
+      io::convert(ck, out, target, std::nullopt, {});
+      expect_same_tensors(src, io::open_checkpoint(out), s + " -> " + io::format_name(target));
+    }
+    if (s.rfind("/dev/shm/", 0) == 0) std::filesystem::remove(s);
+  }
 }
