@@ -165,6 +165,7 @@ Metadata prepare_metadata(const Checkpoint& src, Format target) {
   if (target == Format::Npy || target == Format::Npz) return {};
   Metadata out;
   for (const auto& e : src.metadata) {
+    if (target == Format::Gguf && e.value.type == MetaType::Null) continue;  // GGUF has no null
     if (target == Format::Gguf || e.value.type == MetaType::String) {
       out.push_back(e);
     } else {

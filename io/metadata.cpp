@@ -19,6 +19,7 @@ const char* meta_type_name(MetaType t) noexcept {
     case MetaType::U64: return "uint64";
     case MetaType::I64: return "int64";
     case MetaType::F64: return "float64";
+    case MetaType::Null: return "null";
   }
   return "unknown";
 }
@@ -39,6 +40,7 @@ nlohmann::json to_json(const MetaValue& v) {
     case MetaType::F64: return v.f;
     case MetaType::Bool: return v.u != 0;
     case MetaType::String: return v.s;
+    case MetaType::Null: return nullptr;
     case MetaType::Array: {
       auto arr = nlohmann::json::array();
       for (const auto& item : v.items) arr.push_back(to_json(item));

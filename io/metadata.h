@@ -15,6 +15,8 @@ namespace ckpt::io {
 enum class MetaType : std::uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7,
   String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
+  // Not a GGUF type: Python's None in PyTorch checkpoints. GGUF writers skip it.
+  Null = 255,
 };
 [[nodiscard]] const char* meta_type_name(MetaType t) noexcept;  // "uint32", "string", "array", ...
 [[nodiscard]] bool meta_type_valid(std::uint32_t id) noexcept;
@@ -51,6 +53,11 @@ struct MetaValue {
     MetaValue m;
     m.type = t;
     m.f = v;
+    return m;
+  }
+  static MetaValue null() {
+    MetaValue m;
+    m.type = MetaType::Null;
     return m;
   }
   static MetaValue boolean(bool v) {

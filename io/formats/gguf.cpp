@@ -58,6 +58,7 @@ std::uint64_t min_value_bytes(MetaType t, std::uint64_t count_bytes) {
     case MetaType::U64: case MetaType::I64: case MetaType::F64: return 8;
     case MetaType::String: return count_bytes;
     case MetaType::Array: return 4 + count_bytes;
+    case MetaType::Null: return 1;  // never read from a file: not a GGUF type
   }
   return 1;
 }
@@ -318,6 +319,7 @@ class Parser {
         }
         return MetaValue::array(et, std::move(items));
       }
+      case MetaType::Null: break;  // read_type never yields it
     }
     r_.fail("unreachable value type");
   }
@@ -417,6 +419,8 @@ void put_value(Out& o, const MetaValue& v, const std::string& key, const std::st
         put_value(o, item, key, path);
       }
       return;
+    case MetaType::Null:
+      throw Error(path, kNoOffset, "the metadata value '" + key + "' is None, which GGUF cannot store");
   }
   throw Error(path, kNoOffset, "the metadata value '" + key + "' has an unknown type");
 }

@@ -1,0 +1,83 @@
+#pragma once
+// A pickle interpreter that never runs code. It understands every opcode of
+// protocols 0–5 that torch.save and pickle emit for checkpoints, resolves
+// globals against a fixed allow-list (in the spirit of
+// torch.load(weights_only=True)) and turns the allowed calls into plain
+// values: an OrderedDict becomes a Dict, _rebuild_tensor_v2 a Tensor, a
+// storage class a StorageType. Any other global is refused by name.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/dtype.h"
+#include "io/tensor.h"
+
+namespace ckpt::io::pickle {
+
+enum class Kind : std::uint8_t {
+  None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Set,
+  Global,       // an allowed global not (yet) called: text = "module.name"
+  TorchDType,   // torch.float32 …: dtype
+  StorageType,  // torch.FloatStorage …, or torch.UntypedStorage (dtype U8): dtype
+  Storage,      // what persistent_load returned for a storage: see fields
+  Tensor,       // _rebuild_tensor_v2 / _rebuild_parameter: see fields
+};
+
+struct Value;
+using ValuePtr = std::shared_ptr<Value>;
+
+struct Value {
+  Kind kind = Kind::None;
+  bool boolean = false;
+  std::int64_t integer = 0;
+  double real = 0;
+  std::string text;                                     // String (UTF-8), Bytes, Global
+  std::vector<ValuePtr> items;                          // Tuple, List, Set
+  std::vector<std::pair<ValuePtr, ValuePtr>> entries;   // Dict, in insertion order
+  std::vector<std::pair<std::string, ValuePtr>> attrs;  // set by BUILD (e.g. OrderedDict._metadata)
+  DType dtype = DType::U8;                              // TorchDType, StorageType, Storage, Tensor
+
+  // Storage: a reference the caller's persistent_load made.
+  std::string storage_key;
+  std::string storage_location;
+  std::uint64_t storage_numel = 0;  // in elements of `dtype`
+  std::shared_ptr<const TensorData> storage_data;  // optional: the storage's raw bytes, set by the caller
+
+  // Tensor: a view of `storage`.
+  ValuePtr storage;
+  std::int64_t storage_offset = 0;  // elements
+  Shape size;
+  std::vector<std::int64_t> stride;  // elements
+  bool requires_grad = false;
+  bool is_parameter = false;
+};
+
+struct Limits {
+  std::size_t max_depth = 1000;          // nesting of containers / stack marks
+  std::size_t max_memo = 10'000'000;     // memo entries
+  std::uint64_t max_length = std::uint64_t{1} << 32;  // one string/bytes object, and what is left in the input
+  std::size_t max_stack = 50'000'000;    // values on the stack
+};
+
+struct Options {
+  // Called for BINPERSID/PERSID with the persistent id value; returns what
+  // stands in its place (torch: a Storage). Without it, persistent ids are refused.
+  std::function<ValuePtr(const ValuePtr& pid)> persistent_load;
+  Limits limits;
+};
+
+// Interprets one pickle starting at data[0]; `label` and `base_offset` make
+// errors name the file and the absolute byte offset. Returns the value and
+// sets *consumed to the bytes read through STOP (legacy torch files hold
+// several pickles back to back).
+[[nodiscard]] ValuePtr load(std::span<const std::byte> data, const std::string& label, std::uint64_t base_offset,
+                            const Options& opt, std::size_t* consumed = nullptr);
+
+// The full names of the globals load() accepts ("collections.OrderedDict", …).
+[[nodiscard]] const std::vector<std::string>& allowed_globals();
+
+}  // namespace ckpt::io::pickle
