@@ -24,6 +24,10 @@ std::uint32_t crc32_update(std::uint32_t crc, std::span<const std::byte> bytes) 
   return static_cast<std::uint32_t>(c);
 }
 
+std::uint32_t crc32_combine_any(std::uint32_t crc_a, std::uint32_t crc_b, std::uint64_t len_b) noexcept {
+  return static_cast<std::uint32_t>(::crc32_combine(crc_a, crc_b, static_cast<z_off_t>(len_b)));
+}
+
 std::uint32_t crc32_alongside(std::uint32_t crc, std::span<const std::byte> bytes, const std::function<void()>& work) {
   if (bytes.size() < (std::size_t{1} << 20)) {
     work();

@@ -17,6 +17,9 @@ namespace ckpt::io {
 [[nodiscard]] std::uint32_t crc32_alongside(std::uint32_t crc, std::span<const std::byte> bytes,
                                             const std::function<void()>& work);
 
+// CRC-32 of A followed by B, from crc(A), crc(B) and B's length.
+[[nodiscard]] std::uint32_t crc32_combine_any(std::uint32_t crc_a, std::uint32_t crc_b, std::uint64_t len_b) noexcept;
+
 // Inflates `in` (raw deflate) and streams the output to `sink` in chunks.
 // Throws Error(label, offset, …) when the stream is corrupt, ends early, or
 // produces other than `expected_size` bytes, or (if given) a different CRC-32.

@@ -221,7 +221,13 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
     zw.begin_member(members[i], opt.compress ? zip::kDeflated : zip::kStored, opt.compression_level);
     const std::string header = npy::make_header(t.dtype, t.shape);
     zw.write(std::as_bytes(std::span<const char>(header)));
-    stream_tensor(progress, i, [&](std::span<const std::byte> chunk) { zw.write(chunk); }, path);
+    const auto range = t.data ? t.data->file_range() : std::nullopt;
+    if (!opt.compress && range && range->size == t.nbytes) {
+      progress.begin_tensor(i);
+      zw.write_range(*range->file, range->offset, range->size, [&](std::uint64_t n) { progress.advance(n); });
+    } else {
+      stream_tensor(progress, i, [&](std::span<const std::byte> chunk) { zw.write(chunk); }, path);
+    }
     zw.end_member();
   }
   zw.finish();

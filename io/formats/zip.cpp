@@ -36,6 +36,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <exception>
+#include <future>
 #include <limits>
 
 #include "io/byte_reader.h"
@@ -382,6 +384,45 @@ void Writer::write(std::span<const std::byte> bytes) {
     else out_.write(bytes);
   });
   size_ += bytes.size();
+}
+
+void Writer::write_range(const ByteSource& file, std::uint64_t offset, std::uint64_t n,
+                         const std::function<void(std::uint64_t)>& step) {
+  if (deflater_ || file.native_fd() < 0) {
+    std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(n, kChunkBytes)));
+    for (std::uint64_t done = 0; done < n;) {
+      const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
+      file.read_at(offset + done, std::span<std::byte>(buf.data(), k));
+      write(std::span<const std::byte>(buf.data(), k));
+      done += k;
+      if (step) step(k);
+    }
+    return;
+  }
+  // Pieces of 16 MiB: the kernel copies piece k while the other thread
+  // checksums it from the page cache (the copy has just brought it in).
+  constexpr std::uint64_t kPiece = std::uint64_t{16} << 20;
+  std::vector<std::byte> buf(static_cast<std::size_t>(std::min(n, kPiece)));
+  for (std::uint64_t done = 0; done < n;) {
+    const auto k = std::min(kPiece, n - done);
+    auto part = std::async(std::launch::async, [&, at = offset + done] {
+      const std::span<std::byte> b(buf.data(), static_cast<std::size_t>(k));
+      file.read_at(at, b);
+      return crc32_update(0, b);
+    });
+    std::exception_ptr copy_error;
+    try {
+      out_.copy_range(file.native_fd(), offset + done, k, nullptr);
+    } catch (...) {
+      copy_error = std::current_exception();
+    }
+    const std::uint32_t piece_crc = part.get();  // rethrows a read error
+    if (copy_error) std::rethrow_exception(copy_error);
+    crc_ = static_cast<std::uint32_t>(crc32_combine_any(crc_, piece_crc, k));
+    size_ += k;
+    done += k;
+    if (step) step(k);
+  }
 }
 
 void Writer::end_member() {

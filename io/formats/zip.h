@@ -7,6 +7,7 @@
 // descriptors (general-purpose bit 3) on reading. No encryption, no multi-disk.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,6 +73,11 @@ class Writer {
 
   void begin_member(const std::string& name, std::uint16_t method, int level = 6);
   void write(std::span<const std::byte> bytes);
+  // Appends [offset, offset+n) of `file` to a stored member: the bytes are
+  // copied in the kernel while a second thread reads them for the CRC-32.
+  // `step` is called with each piece's size.
+  void write_range(const ByteSource& file, std::uint64_t offset, std::uint64_t n,
+                   const std::function<void(std::uint64_t)>& step);
   void end_member();
   // Writes the central directory and end records. The caller then commits the AtomicFile.
   void finish();
