@@ -343,7 +343,7 @@ std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m
 
 // ---- writing ----
 
-void Writer::begin_member(const std::string& name, std::uint16_t method, int level) {
+void Writer::begin_member(const std::string& name, std::uint16_t method, int level, std::uint32_t alignment) {
   if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is already open");
   if (name.size() > 0xFFFF) throw Error(out_.destination(), out_.position(), "member name is longer than zip allows");
   Entry e{name, method, 0};
@@ -352,7 +352,15 @@ void Writer::begin_member(const std::string& name, std::uint16_t method, int lev
   e.local_header_offset = out_.position();
   // Version needed 20, DOS date 1980-01-01 00:00 (NumPy's ZipInfo default),
   // sizes and CRC patched in end_member; zip64 extra with both sizes.
-  std::vector<std::byte> h(kLocalSize + name.size() + 20);
+  // The padding field's own 4 bytes always come first, then as many filler
+  // bytes as bring the data to the next multiple of `alignment`.
+  std::size_t pad = 0;
+  if (alignment > 0) {
+    const std::uint64_t start = out_.position() + kLocalSize + name.size() + 20 + 4;
+    pad = 4 + static_cast<std::size_t>((alignment - start % alignment) % alignment);
+    if (pad > 0xFFFF - 20) throw Error(out_.destination(), out_.position(), "internal error: zip alignment too large");
+  }
+  std::vector<std::byte> h(kLocalSize + name.size() + 20 + pad);
   auto* p = h.data();
   store_le<std::uint32_t>(p, kLocalSig);
   store_le<std::uint16_t>(p + 4, 20);
@@ -361,10 +369,17 @@ void Writer::begin_member(const std::string& name, std::uint16_t method, int lev
   store_le<std::uint16_t>(p + 10, 0);
   store_le<std::uint16_t>(p + 12, 0x21);
   store_le<std::uint16_t>(p + 26, static_cast<std::uint16_t>(name.size()));
-  store_le<std::uint16_t>(p + 28, 20);
+  store_le<std::uint16_t>(p + 28, static_cast<std::uint16_t>(20 + pad));
   std::memcpy(p + kLocalSize, name.data(), name.size());
   store_le<std::uint16_t>(p + kLocalSize + name.size(), 0x0001);
   store_le<std::uint16_t>(p + kLocalSize + name.size() + 2, 16);
+  if (pad > 0) {
+    auto* x = p + kLocalSize + name.size() + 20;
+    x[0] = std::byte{'F'};
+    x[1] = std::byte{'B'};
+    store_le<std::uint16_t>(x + 2, static_cast<std::uint16_t>(pad - 4));
+    std::memset(x + 4, 'Z', pad - 4);
+  }
   out_.write(h);
   data_start_ = out_.position();
   crc_ = 0;

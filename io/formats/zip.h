@@ -71,7 +71,10 @@ class Writer {
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
-  void begin_member(const std::string& name, std::uint16_t method, int level = 6);
+  // `alignment` > 0 pads the local header with an extra field (id "FB",
+  // filled with 'Z', as PyTorch's writer does) so the member's data starts
+  // on a multiple of it: stored tensors can then be mapped aligned.
+  void begin_member(const std::string& name, std::uint16_t method, int level = 6, std::uint32_t alignment = 0);
   void write(std::span<const std::byte> bytes);
   // Appends [offset, offset+n) of `file` to a stored member: the bytes are
   // copied in the kernel while a second thread reads them for the CRC-32.
