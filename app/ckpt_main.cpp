@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   auto* info_cmd = app.add_subcommand("info", "List a checkpoint's format, metadata and tensors (reads headers only)");
   info_cmd->add_option("file", info.path, "Checkpoint file (or *.safetensors.index.json)")->required();
   info_cmd->add_flag("--json", info.json, "Print one JSON object (stable; see README)");
+  info_cmd->add_option("--root", info.root, "Only what lies under this dotted path, with the path stripped (e.g. model)");
   info_cmd->add_option("--max-meta-items", info.max_items, "Array items shown per metadata value in text output")
       ->default_val(8);
 
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   conv_cmd->add_option("input", conv.input, "Source checkpoint")->required();
   conv_cmd->add_option("output", conv.output, "Destination file; its extension picks the format")->required();
   conv_cmd->add_option("--dtype", conv.dtype, "Cast every floating tensor (and dequantize block types) to float16, bfloat16, float32 or float64");
+  conv_cmd->add_option("--root", conv.root, "Convert only what lies under this dotted path, stripping it (e.g. model)");
   conv_cmd->add_option("--format", conv.format, "Target format when OUT's extension does not say: npy, npz, safetensors, gguf");
   conv_cmd->add_flag("--compress", conv.compress, ".npz: deflate members like np.savez_compressed");
   conv_cmd->add_option("--safetensors-format", conv.st_tag, "__metadata__ format tag: pt (default), mlx or none")

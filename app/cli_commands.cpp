@@ -173,14 +173,14 @@ io::Format target_format(const ConvertArgs& a) {
 }  // namespace
 
 int run_info(const InfoArgs& args) {
-  const auto ck = io::open_checkpoint(args.path);
+  const auto ck = io::open_checkpoint(args.path, {args.root});
   if (args.json) print_json(ck);
   else print_text(ck, args.max_items);
   return 0;
 }
 
 int run_convert(const ConvertArgs& a) {
-  const auto src = io::open_checkpoint(a.input);
+  const auto src = io::open_checkpoint(a.input, {a.root});
   const auto target = target_format(a);
   std::optional<io::DType> cast;
   if (!a.dtype.empty()) {

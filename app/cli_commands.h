@@ -8,12 +8,14 @@ namespace ckpt::app {
 struct InfoArgs {
   std::string path;
   bool json = false;
+  std::string root;
   std::size_t max_items = 8;
 };
 
 struct ConvertArgs {
   std::string input, output;
   std::string dtype;
+  std::string root;
   std::string format;
   std::string st_tag = "pt";
   std::string shard_size;

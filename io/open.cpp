@@ -61,7 +61,8 @@ std::optional<Format> detect_format(const std::string& path) {
   return format_from_extension(path);
 }
 
-Checkpoint open_checkpoint(const std::string& path) {
+namespace {
+Checkpoint open_any(const std::string& path) {
   const auto fmt = detect_format(path);
   if (!fmt) throw Error(path, 0, std::string("is not a checkpoint this program can read; ") + kSupported);
   switch (*fmt) {
@@ -73,6 +74,45 @@ Checkpoint open_checkpoint(const std::string& path) {
       throw Error(path, 0, std::string("is a PyTorch checkpoint, which this build cannot read yet; ") + kSupported);
   }
   throw Error(path, 0, kSupported);
+}
+}  // namespace
+
+Checkpoint select_root(Checkpoint ck, const std::string& root) {
+  if (root.empty()) return ck;
+  const std::string prefix = root + ".";
+  auto under = [&](const std::string& name) { return name.rfind(prefix, 0) == 0; };
+  std::vector<TensorInfo> kept;
+  for (auto& t : ck.tensors) {
+    if (!under(t.name)) continue;
+    t.name.erase(0, prefix.size());
+    kept.push_back(std::move(t));
+  }
+  if (kept.empty()) {
+    std::vector<std::string> tops;
+    for (const auto& t : ck.tensors) {
+      std::string top = t.name.substr(0, t.name.find('.'));
+      if (std::find(tops.begin(), tops.end(), top) == tops.end()) tops.push_back(top);
+      if (tops.size() == 10) break;
+    }
+    std::string list;
+    for (const auto& s : tops) list += (list.empty() ? "'" : ", '") + s + "'";
+    throw Error(ck.path, kNoOffset, "no tensor lies under '" + root + "'" +
+                                        (list.empty() ? std::string() : "; the top-level names are " + list));
+  }
+  Metadata meta;
+  for (auto& e : ck.metadata) {
+    if (!under(e.key)) continue;
+    e.key.erase(0, prefix.size());
+    meta.push_back(std::move(e));
+  }
+  ck.tensors = std::move(kept);
+  ck.metadata = std::move(meta);
+  ck.format_detail += ck.format_detail.empty() ? "root '" + root + "'" : ", root '" + root + "'";
+  return ck;
+}
+
+Checkpoint open_checkpoint(const std::string& path, const OpenOptions& options) {
+  return select_root(open_any(path), options.root);
 }
 
 void write_checkpoint(const std::string& path, Format format, std::span<const TensorInfo> tensors,

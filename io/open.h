@@ -12,9 +12,18 @@ namespace ckpt::io {
 // By magic bytes first, then by extension; nullopt when neither says.
 [[nodiscard]] std::optional<Format> detect_format(const std::string& path);
 [[nodiscard]] std::optional<Format> format_from_extension(const std::string& path);
+struct OpenOptions {
+  // Keep only what lies under this dotted path and strip it from the names,
+  // e.g. "model" for a training checkpoint {"model": …, "optimizer": …}.
+  std::string root;
+};
+
 // Opens any supported checkpoint, reading headers only. Throws Error naming
 // the supported formats when the file is none of them.
-[[nodiscard]] Checkpoint open_checkpoint(const std::string& path);
+[[nodiscard]] Checkpoint open_checkpoint(const std::string& path, const OpenOptions& options = {});
+
+// The part of `ck` under `root` (see OpenOptions::root); throws when nothing is there.
+[[nodiscard]] Checkpoint select_root(Checkpoint ck, const std::string& root);
 void write_checkpoint(const std::string& path, Format format, std::span<const TensorInfo> tensors,
                       const Metadata& meta, const WriteOptions& opt);
 

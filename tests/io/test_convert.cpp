@@ -279,3 +279,28 @@ TEST(Convert, KernelCopyAcrossFilesystemsAndOffsets) {
     if (s.rfind("/dev/shm/", 0) == 0) std::filesystem::remove(s);
   }
 }
+
+TEST(Open, RootSelectsASubtree) {
+  test::TempDir dir;
+  std::vector<io::TensorInfo> src{random_tensor("model.layers.0.w", io::DType::F32, {2}, 1),
+                                  random_tensor("model.head", io::DType::F32, {3}, 2),
+                                  random_tensor("optimizer.state.0.exp_avg", io::DType::F32, {2}, 3)};
+  io::Metadata meta{{"model.note", io::MetaValue::string("kept")}, {"epoch", io::MetaValue::string("3")}};
+  const std::string p = dir.file("ck.safetensors");
+  io::write_checkpoint(p, io::Format::Safetensors, src, meta, {});
+  const auto ck = io::open_checkpoint(p, {"model"});
+  ASSERT_EQ(ck.tensors.size(), 2u);
+  EXPECT_EQ(ck.tensors[0].name == "layers.0.w" || ck.tensors[1].name == "layers.0.w", true);
+  ASSERT_EQ(ck.metadata.size(), 1u);
+  EXPECT_EQ(ck.metadata[0].key, "note");
+  EXPECT_EQ(io::read_all(*std::find_if(ck.tensors.begin(), ck.tensors.end(), [](const auto& t) { return t.name == "head"; })),
+            io::read_all(src[1]));
+  try {
+    (void)io::open_checkpoint(p, {"modle"});
+    FAIL() << "expected an error";
+  } catch (const io::Error& e) {
+    EXPECT_THAT(e.sentence(), HasSubstr("no tensor lies under 'modle'; the top-level names are"));
+    EXPECT_THAT(e.sentence(), HasSubstr("'model'"));
+    EXPECT_THAT(e.sentence(), HasSubstr("'optimizer'"));
+  }
+}
