@@ -54,6 +54,14 @@ struct Value {
   std::vector<std::int64_t> stride;  // elements
   bool requires_grad = false;
   bool is_parameter = false;
+
+  // load()'s own bookkeeping, kept on the value so it costs no lookup:
+  // `height` is the longest chain of values below this one (checked against
+  // Limits::max_depth, so walking or destroying a result never recurses
+  // deeper than that); `held` is set once another value contains it, after
+  // which load() refuses to change it (that is how it rules out cycles).
+  std::uint32_t height = 0;
+  bool held = false;
 };
 
 struct Limits {
