@@ -284,8 +284,8 @@ class Machine {
       fail(op() + " claims " + std::to_string(n) + " bytes, more than the limit of " +
            std::to_string(opt_.limits.max_length));
     if (n > left())
-      fail(op() + " claims " + std::to_string(n) + " bytes but only " + std::to_string(left()) +
-           " are left in the pickle");
+      fail("the pickle is cut short: " + op() + " claims " + std::to_string(n) + " bytes but only " +
+           std::to_string(left()) + " are left");
     return static_cast<std::size_t>(n);
   }
   std::string raw(std::uint64_t n) {
@@ -707,8 +707,8 @@ ValuePtr Machine::run(std::size_t* consumed) {
         // Frames only group opcodes for buffering; their length must still fit.
         const auto n = fixed<std::uint64_t>("frame length");
         if (n > left())
-          fail("FRAME claims " + std::to_string(n) + " bytes but only " + std::to_string(left()) +
-               " are left in the pickle");
+          fail("the pickle is cut short: FRAME claims " + std::to_string(n) + " bytes but only " +
+               std::to_string(left()) + " are left");
         break;
       }
       case Op::STOP: {
