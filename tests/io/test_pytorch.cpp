@@ -12,6 +12,7 @@
 #include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/formats/gguf.h"
+#include "io/formats/npy.h"
 #include "io/formats/npz.h"
 #include "io/formats/pytorch.h"
 #include "io/formats/safetensors.h"
@@ -291,6 +292,19 @@ TEST(PyTorch, RoundTripsThroughEveryOtherFormat) {
   }
 }
 
+TEST(PyTorch, RoundTripsThroughNpy) {
+  TempDir dir;
+  std::vector<TensorInfo> one = {ckpt::test::random_tensor("w", DType::C64, {3, 2})};
+  pytorch::write(dir.file("a.pt"), one, {}, quiet());
+  const Checkpoint pt = pytorch::open(dir.file("a.pt"));
+  npy::write(dir.file("a.npy"), pt.tensors, {}, quiet());
+  std::vector<TensorInfo> back = npy::open(dir.file("a.npy")).tensors;
+  ASSERT_EQ(back.size(), 1u);
+  back[0].name = "w";
+  pytorch::write(dir.file("b.pt"), back, {}, quiet());
+  expect_same_tensors(pytorch::open(dir.file("b.pt")), one);
+}
+
 TEST(PyTorch, SharedStorageAndStridedViews) {
   TempDir dir;
   // Two tensors over one 12-float storage: a transposed 3x4 view and a slice at offset 5.
@@ -431,6 +445,24 @@ TEST(PyTorchCorrupt, LegacyBadMagicAndCounts) {
   EXPECT_EQ(describe_error(bytes_of("not a checkpoint at all")),
             "the file does not start with torch.save's magic number (not a legacy PyTorch file)");
   EXPECT_EQ(from_memory(legacy).tensors.size(), 9u);
+}
+
+TEST(PyTorchCorrupt, FlippedBytesNeverCrash) {
+  const auto files = ckpt::test::fixture_files("torch", ".pt");
+  if (files.empty()) GTEST_SKIP() << "shared fixtures not found at ../shared/fixtures";
+  for (const auto& f : files) {
+    const auto good = read_file(f.string());
+    for (std::size_t i = 0; i < good.size(); ++i) {
+      auto bad = good;
+      bad[i] ^= std::byte{0x5a};
+      try {
+        const Checkpoint ck = from_memory(std::move(bad));
+        for (const auto& t : ck.tensors) (void)read_all(t);
+      } catch (const Error&) {
+        // Expected for most positions; anything but Error fails the test.
+      }
+    }
+  }
 }
 
 TEST(PyTorch, ShardIndexOpensEveryShard) {
