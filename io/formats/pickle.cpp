@@ -158,9 +158,13 @@ const std::vector<GlobalDef>& global_table() {
 }
 
 const GlobalDef* find_global(std::string_view full) {
-  for (const auto& g : global_table())
-    if (g.name == full) return &g;
-  return nullptr;
+  static const std::unordered_map<std::string_view, const GlobalDef*> by_name = [] {
+    std::unordered_map<std::string_view, const GlobalDef*> m;
+    for (const auto& g : global_table()) m.emplace(g.name, &g);
+    return m;
+  }();
+  const auto it = by_name.find(full);
+  return it == by_name.end() ? nullptr : it->second;
 }
 
 const char* kind_name(Kind k) {
@@ -452,7 +456,7 @@ std::optional<std::string> key_of(const Value& k) {
     case Kind::Float:
       if (k.real == static_cast<double>(static_cast<std::int64_t>(k.real)) && k.real > -9.2e18 && k.real < 9.2e18)
         return "i" + std::to_string(static_cast<std::int64_t>(k.real));
-      return "f" + std::to_string(k.real);
+      return "f" + std::to_string(std::bit_cast<std::uint64_t>(k.real));
     case Kind::String: return "s" + k.text;
     case Kind::Bytes: return "b" + k.text;
     default: return std::nullopt;  // rare keys (tuples…): kept as written
@@ -577,7 +581,7 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
     }
     fail(op() + " calls " + name + " with " + kind_name(a->kind) + ", which is not a sequence");
   };
-  auto bytes_from = [&](const char* what) -> ValuePtr {
+  auto bytes_from = [&]() -> ValuePtr {
     arity(name, args, 0, 2);
     auto b = make(Kind::Bytes);
     if (args.empty()) return b;
@@ -585,7 +589,6 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
       b->text = arg(name, args, 0, Kind::Bytes)->text;
       return b;
     }
-    (void)what;
     const std::string& s = arg(name, args, 0, Kind::String)->text;
     const std::string& enc = arg(name, args, 1, Kind::String)->text;
     if (enc == "utf-8" || enc == "utf8") {
@@ -633,10 +636,10 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
       return container(k, args.empty() ? std::vector<ValuePtr>{} : items_of(0));
     }
     case G::ByteArray:
-    case G::Bytes: return bytes_from("bytes");
+    case G::Bytes: return bytes_from();
     case G::CodecsEncode: {
       arity(name, args, 2, 2);
-      return bytes_from("bytes");
+      return bytes_from();
     }
     case G::RebuildTensorV2: return rebuild_tensor(args, true);
     case G::RebuildTensor: return rebuild_tensor(args, false);

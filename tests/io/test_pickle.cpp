@@ -246,6 +246,9 @@ TEST(PickleProtocols, ConsumedStopsAtStopAndRepeatedKeysReplace) {
   // {'a': 1, 'a': 2} as Python builds it: one key, the last value. 1 and True collide too.
   auto d = load_bytes("}(X\x01\x00\x00\x00"s "aK\x01X\x01\x00\x00\x00"s "aK\x02K\x01K\x03\x88K\x04u.");
   EXPECT_EQ(canon(*d), "{s61:2,1:4}");
+  // Nearby floats stay distinct keys.
+  auto f = load_bytes("}(G>\x10\x00\x00\x00\x00\x00\x00K\x01G>\x20\x00\x00\x00\x00\x00\x00K\x02u."s);
+  EXPECT_EQ(f->entries.size(), 2u);
 }
 
 TEST(PickleProtocols, Protocol0Escapes) {
