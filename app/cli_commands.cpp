@@ -160,13 +160,14 @@ void print_text(const io::Checkpoint& ck, std::size_t max_items) {
 
 io::Format target_format(const ConvertArgs& a) {
   if (!a.format.empty()) {
-    for (auto f : {io::Format::Npy, io::Format::Npz, io::Format::Safetensors, io::Format::Gguf})
+    for (auto f : {io::Format::Npy, io::Format::Npz, io::Format::Safetensors, io::Format::Gguf, io::Format::PyTorch})
       if (a.format == io::format_name(f)) return f;
-    throw io::Error(a.output, io::kNoOffset, "unknown --format '" + a.format + "'; use npy, npz, safetensors or gguf");
+    throw io::Error(a.output, io::kNoOffset, "unknown --format '" + a.format + "'; use npy, npz, safetensors, gguf or pytorch");
   }
   auto f = io::format_from_extension(a.output);
-  if (!f) throw io::Error(a.output, io::kNoOffset, "cannot tell the output format from the file name; use .npy, .npz, .safetensors or .gguf, or pass --format");
-  if (*f == io::Format::PyTorch) throw io::Error(a.output, io::kNoOffset, "writing PyTorch checkpoints is not supported yet");
+  if (!f) throw io::Error(a.output, io::kNoOffset, "cannot tell the output format from the file name; use .npy, .npz, .safetensors, .gguf or .pt, or pass --format");
+  if (a.output.size() > 11 && a.output.ends_with(".index.json"))
+    throw io::Error(a.output, io::kNoOffset, "give the output as NAME.safetensors with --shard-size to write shards and an index");
   return *f;
 }
 

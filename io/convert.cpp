@@ -114,7 +114,7 @@ std::string ext_of(Format f) {
     case Format::Npz: return ".npz";
     case Format::Safetensors: return ".safetensors";
     case Format::Gguf: return ".gguf";
-    case Format::PyTorch: return "PyTorch";
+    case Format::PyTorch: return "a PyTorch file";
   }
   return "?";
 }
@@ -162,7 +162,7 @@ std::vector<TensorInfo> prepare_tensors(const Checkpoint& src, Format target, st
 }
 
 Metadata prepare_metadata(const Checkpoint& src, Format target) {
-  if (target == Format::Npy || target == Format::Npz) return {};
+  if (target == Format::Npy || target == Format::Npz || target == Format::PyTorch) return {};
   Metadata out;
   for (const auto& e : src.metadata) {
     if (target == Format::Gguf && e.value.type == MetaType::Null) continue;  // GGUF has no null
@@ -181,9 +181,9 @@ ConvertResult convert(const Checkpoint& src, const std::string& out_path, Format
   auto tensors = prepare_tensors(src, target, cast);
   auto meta = prepare_metadata(src, target);
   ConvertResult r;
-  if ((target == Format::Npy || target == Format::Npz) && !src.metadata.empty())
+  if ((target == Format::Npy || target == Format::Npz || target == Format::PyTorch) && !src.metadata.empty())
     r.notes.push_back(std::to_string(src.metadata.size()) + " metadata entries were not written: " + ext_of(target) +
-                      " has no place for metadata");
+                      (target == Format::PyTorch ? " written here is a plain state_dict of tensors" : " has no place for metadata"));
   if (target == Format::Safetensors) {
     bool typed = false;
     for (const auto& e : src.metadata) typed = typed || e.value.type != MetaType::String;

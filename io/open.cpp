@@ -9,7 +9,9 @@
 #include "io/formats/gguf.h"
 #include "io/formats/npy.h"
 #include "io/formats/npz.h"
+#include "io/formats/pytorch.h"
 #include "io/formats/safetensors.h"
+#include "io/formats/zip.h"
 #include "io/atomic_file.h"
 
 namespace ckpt::io {
@@ -22,7 +24,22 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }
 
 constexpr const char* kSupported =
-    "supported formats are .npy, .npz, .safetensors (and *.safetensors.index.json) and .gguf";
+    "supported formats are .npy, .npz, .safetensors (and *.safetensors.index.json), .gguf and PyTorch "
+    ".pt/.pth/.bin/.ckpt (and pytorch_model.bin.index.json)";
+
+// A zip archive is a PyTorch checkpoint when it holds TOP/data.pkl, an .npz otherwise.
+bool zip_is_pytorch(const std::string& path) {
+  try {
+    const auto file = MappedFile::open(path);
+    for (const auto& m : zip::read_archive(*file).members) {
+      const auto slash = m.name.find('/');
+      if (slash != std::string::npos && m.name.compare(slash, std::string::npos, "/data.pkl") == 0) return true;
+    }
+  } catch (const Error&) {
+    // A damaged archive: let the reader its extension names report what is wrong.
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -49,8 +66,9 @@ std::optional<Format> detect_format(const std::string& path) {
   if (starts("\x93NUMPY")) return Format::Npy;
   if (starts("GGUF")) return Format::Gguf;
   if (starts("PK\x03\x04") || starts("PK\x05\x06")) {
-    auto ext = format_from_extension(path);
-    return ext == Format::PyTorch ? Format::PyTorch : Format::Npz;
+    const auto ext = format_from_extension(path);
+    if (ext == Format::PyTorch || ext == Format::Npz) return ext;
+    return zip_is_pytorch(path) ? Format::PyTorch : Format::Npz;
   }
   if (got >= 9 && head[8] == '{') {
     std::uint64_t n = 0;
@@ -70,8 +88,7 @@ Checkpoint open_any(const std::string& path) {
     case Format::Npz: return npz::open(path);
     case Format::Safetensors: return safetensors::open(path);
     case Format::Gguf: return gguf::open(path);
-    case Format::PyTorch:
-      throw Error(path, 0, std::string("is a PyTorch checkpoint, which this build cannot read yet; ") + kSupported);
+    case Format::PyTorch: return pytorch::open(path);
   }
   throw Error(path, 0, kSupported);
 }
@@ -123,7 +140,7 @@ void write_checkpoint(const std::string& path, Format format, std::span<const Te
     case Format::Npz: return npz::write(path, tensors, meta, opt);
     case Format::Safetensors: return safetensors::write(path, tensors, meta, opt);
     case Format::Gguf: return gguf::write(path, tensors, meta, opt);
-    case Format::PyTorch: throw Error(path, kNoOffset, "writing PyTorch checkpoints is not supported yet");
+    case Format::PyTorch: return pytorch::write(path, tensors, meta, opt);
   }
 }
 

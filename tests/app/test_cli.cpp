@@ -158,6 +158,29 @@ TEST(Cli, ErrorsExitTwoWithAMessage) {
   EXPECT_FALSE(r.err.empty());
 }
 
+TEST(Cli, PyTorchTrainingCheckpointWithRoot) {
+  const auto fx = test::fixtures_dir();
+  if (!fx) GTEST_SKIP() << "shared fixtures not found at ../shared/fixtures";
+  test::TempDir dir;
+  const std::string pt = (*fx / "torch" / "train_checkpoint_nested.pt").string();
+  auto r = ckpt_cli("info --json --root model '" + pt + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["format"], "pytorch");
+  ASSERT_EQ(j["tensors"].size(), 9u);  // the model's 9 tensors, not the optimizer's 6
+  EXPECT_EQ(j["tensors"][0]["name"], "features.0.weight");
+  EXPECT_EQ(j["tensors"][6]["name"], "features.1.num_batches_tracked");
+  EXPECT_EQ(j["tensors"][8]["name"], "head.bias");
+  // The weights alone, to safetensors and back to .pt.
+  const std::string st = dir.file("model.safetensors");
+  r = ckpt_cli("convert --root model '" + pt + "' '" + st + "' --verify", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string back = dir.file("back.pt");
+  r = ckpt_cli("convert '" + st + "' '" + back + "' --verify", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(io::open_checkpoint(back).tensors.size(), io::open_checkpoint(pt, {"model"}).tensors.size());
+}
+
 TEST(Cli, SampleCheckpointOpens) {
   const std::string sample = std::string(CKPT_SOURCE_DIR) + "/resources/sample.safetensors";
   ASSERT_TRUE(std::filesystem::exists(sample));

@@ -20,13 +20,14 @@ using ::testing::HasSubstr;
 
 namespace {
 
-const io::Format kFormats[] = {io::Format::Npz, io::Format::Safetensors, io::Format::Gguf};
+const io::Format kFormats[] = {io::Format::Npz, io::Format::Safetensors, io::Format::Gguf, io::Format::PyTorch};
 const char* ext(io::Format f) {
   switch (f) {
     case io::Format::Npy: return ".npy";
     case io::Format::Npz: return ".npz";
     case io::Format::Safetensors: return ".safetensors";
     case io::Format::Gguf: return ".gguf";
+    case io::Format::PyTorch: return ".pt";
     default: return ".bin";
   }
 }
