@@ -80,6 +80,9 @@ void AtomicFile::write_zeros(std::uint64_t n) {
 void AtomicFile::copy_range(int src, std::uint64_t offset, std::uint64_t n,
                             const std::function<void(std::uint64_t)>& step) {
   flush();
+  // Start reading the whole range now: on a cold disk the copy then finds
+  // it arriving instead of waiting for one readahead window at a time.
+  ::posix_fadvise(src, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
   constexpr std::uint64_t kPiece = std::uint64_t{64} << 20;
   bool kernel = true;
   std::vector<std::byte> buf;
@@ -181,7 +184,7 @@ void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink&
   if (written != t.nbytes) throw mismatch(std::to_string(written));
 }
 
-void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out) {
+void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out, std::optional<std::size_t> next) {
   const TensorInfo& t = progress.tensor(index);
   const auto range = t.data ? t.data->file_range() : std::nullopt;
   if (!range || range->size != t.nbytes) {
@@ -189,6 +192,13 @@ void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out
     return;
   }
   progress.begin_tensor(index);
+  // Writers may visit tensors out of file order (safetensors sorts them):
+  // let the disk fetch the next one while this one is copied.
+  const std::size_t ahead = next.value_or(index + 1);
+  if (ahead < progress.tensor_count()) {
+    const auto& t = progress.tensor(ahead);
+    if (const auto r = t.data ? t.data->file_range() : std::nullopt) r->file->prefetch(r->offset, r->size);
+  }
   out.copy_range(range->file->native_fd(), range->offset, range->size, [&](std::uint64_t n) { progress.advance(n); });
 }
 

@@ -4,6 +4,7 @@
 // and the destination is untouched.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,6 +59,7 @@ class ProgressTracker {
   void begin_tensor(std::size_t index);
   void advance(std::uint64_t bytes);
   [[nodiscard]] const TensorInfo& tensor(std::size_t index) const { return tensors_[index]; }
+  [[nodiscard]] std::size_t tensor_count() const { return tensors_.size(); }
 
  private:
   const WriteOptions& opt_;
@@ -70,6 +72,8 @@ class ProgressTracker {
 // must never emit a short or long tensor.
 void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination);
 // The same into a file: a tensor that is one range of a file is copied in the kernel.
-void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out);
+// `next` names the tensor the writer will copy after this one (default: index + 1), to read it ahead.
+void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out,
+                   std::optional<std::size_t> next = std::nullopt);
 
 }  // namespace ckpt::io

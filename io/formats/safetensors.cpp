@@ -528,8 +528,9 @@ void write_file(AtomicFile& out, std::span<const TensorInfo> tensors, const std:
   store_le<std::uint64_t>(n, header.size());
   out.write(n, sizeof n);
   out.write(header.data(), header.size());
-  for (const auto& p : plan) {
-    stream_tensor(progress, p.index, out);
+  for (std::size_t k = 0; k < plan.size(); ++k) {
+    const auto& p = plan[k];
+    stream_tensor(progress, p.index, out, k + 1 < plan.size() ? plan[k + 1].index : p.index);
   }
 }
 

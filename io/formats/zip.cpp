@@ -205,6 +205,8 @@ Archive read_archive(const ByteSource& src) {
   a.members.reserve(static_cast<std::size_t>(end.entries));  // bounded by cd_size / 46 above
 
   // Phase 4: central directory headers.
+  std::vector<std::uint64_t> central_at;  // where each member's central header is, for messages
+  central_at.reserve(a.members.capacity());
   ByteReader r(src, end.cd_offset);
   const std::uint64_t cd_end = end.cd_offset + end.cd_size;
   for (std::uint64_t k = 0; k < end.entries; ++k) {
@@ -243,6 +245,18 @@ Archive read_archive(const ByteSource& src) {
     const std::string who = "member '" + m.name + "'";
     if (m.flags & 0x0001) throw Error(src.label(), at, who + " is encrypted, which is not supported");
 
+    a.members.push_back(std::move(m));
+    central_at.push_back(at);
+  }
+
+  // Each local header sits beside its member's data, scattered through the
+  // file: ask for all of them at once so a cold disk serves them in parallel.
+  for (const auto& m : a.members) src.prefetch(m.local_header_offset, kLocalSize + m.name.size() + 64);
+
+  for (std::size_t k = 0; k < a.members.size(); ++k) {
+    Member& m = a.members[k];
+    const std::uint64_t at = central_at[k];
+    const std::string who = "member '" + m.name + "'";
     // Phase 5: the local header, whose variable length decides where the data starts.
     if (m.local_header_offset >= end.cd_offset || end.cd_offset - m.local_header_offset < kLocalSize)
       throw Error(src.label(), at, who + " has a local header offset " + std::to_string(m.local_header_offset) +
@@ -286,7 +300,6 @@ Archive read_archive(const ByteSource& src) {
                                                             std::to_string(m.compressed_size) +
                                                             " compressed, beyond deflate's 1032:1 maximum ratio");
     }
-    a.members.push_back(std::move(m));
   }
   return a;
 }
