@@ -1,4 +1,5 @@
 #include "app/cli_commands.h"
+#include "app/commands.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -231,6 +232,35 @@ int run_convert(const ConvertArgs& a) {
     if (!a.quiet) fmt::print(stderr, "verified: every tensor reads back identical\n");
   }
   return 0;
+}
+
+void add_info(CLI::App& app, Context& ctx) {
+  auto args = std::make_shared<InfoArgs>();
+  auto* cmd = app.add_subcommand("info", "List a checkpoint's format, metadata and tensors (reads headers only)");
+  cmd->add_option("file", args->path, "Checkpoint file (or *.safetensors.index.json, pytorch_model.bin.index.json)")->required();
+  cmd->add_flag("--json", args->json, "Print one JSON object (stable; see README)");
+  cmd->add_option("--root", args->root, "Only what lies under this dotted path, with the path stripped (e.g. model)");
+  cmd->add_option("--max-meta-items", args->max_items, "Array items shown per metadata value in text output")->default_val(8);
+  cmd->callback([args, &ctx] { ctx.exit_code = run_info(*args); });
+}
+
+void add_convert(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<ConvertArgs>();
+  auto* cmd = app.add_subcommand("convert", "Write a checkpoint in another format (from OUT's extension)");
+  cmd->add_option("input", a->input, "Source checkpoint")->required();
+  cmd->add_option("output", a->output, "Destination file; its extension picks the format")->required();
+  cmd->add_option("--dtype", a->dtype, "Cast every floating tensor (and dequantize block types) to float16, bfloat16, float32 or float64");
+  cmd->add_option("--root", a->root, "Convert only what lies under this dotted path, stripping it (e.g. model)");
+  cmd->add_option("--format", a->format, "Target format when OUT's extension does not say: npy, npz, safetensors, gguf, pytorch");
+  cmd->add_flag("--compress", a->compress, ".npz: deflate members like np.savez_compressed");
+  cmd->add_option("--safetensors-format,--meta-format", a->st_tag, "__metadata__ format tag: pt (default), mlx or none")
+      ->check(CLI::IsMember({"pt", "mlx", "none"}));
+  cmd->add_option("--shard-size", a->shard_size, ".safetensors: split into shards of at most this size (e.g. 5GB, 500MiB) plus an index");
+  cmd->add_option("--alignment", a->alignment, ".gguf: data alignment (power of two)")->default_val(32);
+  cmd->add_flag("--verify", a->verify, "Read the result back and compare every tensor");
+  cmd->add_flag("--no-sync", a->no_sync, "Do not fsync the result before renaming it into place (scratch output)");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
+  cmd->callback([a, &ctx] { ctx.exit_code = run_convert(*a); });
 }
 
 }  // namespace ckpt::app

@@ -1,0 +1,6 @@
+// PLACEHOLDER until the model-layer command lands: registers nothing.
+#include "app/commands.h"
+
+namespace ckpt::app {
+void add_stats(CLI::App&, Context&) {}
+}  // namespace ckpt::app
