@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/checkpoint.h"
+#include "model/module_spec.h"
 
 namespace ckpt::model {
 
@@ -62,6 +63,7 @@ struct MapReport {
   std::vector<std::pair<std::string, std::vector<std::string>>> conflicts;  // target ← several sources
   std::vector<int> unused_rules;                       // rules that matched nothing
   std::vector<std::string> errors;                     // e.g. "permutation (0, 2, 3, 1) does not fit 'x' of rank 2"
+  std::vector<std::string> notes;                      // worth knowing, not wrong (tied weights, quantized triples)
   [[nodiscard]] bool ok() const { return conflicts.empty() && errors.empty(); }
 };
 
@@ -71,5 +73,19 @@ struct MapReport {
 // casts, dequantization). Throws io::Error when the report has conflicts or errors.
 [[nodiscard]] std::vector<io::TensorInfo> apply_map(const NameMap& map, std::span<const io::TensorInfo> tensors,
                                                     MapReport* report = nullptr);
+
+// One line about a preset (for `ckpt map presets`); empty for an unknown name.
+[[nodiscard]] std::string preset_description(const std::string& name);
+
+// Names that share one storage (tied weights, e.g. lm_head.weight and the
+// embedding): same file range, same mapped bytes, or same source and offset.
+// Groups of two or more names, each in source order.
+[[nodiscard]] std::vector<std::vector<std::string>> find_tied(std::span<const io::TensorInfo> tensors);
+
+// A map that turns `tensors` into what `spec` expects: exact rules for names
+// that only need a permutation, prefix rules for unique suffix matches
+// ("model.encoder.x" vs "encoder.x"), permutations where the shapes match
+// after one (conv layouts preferred), drops for known non-parameter buffers.
+[[nodiscard]] NameMap suggest_map(std::span<const io::TensorInfo> tensors, const ModuleSpec& spec);
 
 }  // namespace ckpt::model
