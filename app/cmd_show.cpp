@@ -30,7 +30,7 @@ std::string shape_text(const io::Shape& s) {
   return out + "]";
 }
 
-std::int64_t parse_int(const std::string& text, const std::string& slice) {
+std::int64_t parse_int(const std::string& text, const ShowArgs& a) {
   std::size_t used = 0;
   long long v = 0;
   try {
@@ -39,7 +39,7 @@ std::int64_t parse_int(const std::string& text, const std::string& slice) {
     used = 0;
   }
   if (used == 0 || used != text.size())
-    throw io::Error("", io::kNoOffset, "--slice '" + slice + "': '" + text + "' is not an integer, ':' or 'a:b'");
+    throw io::Error(a.path, io::kNoOffset, "--slice '" + a.slice + "': '" + text + "' is not an integer, ':' or 'a:b'");
   return v;
 }
 
@@ -69,7 +69,7 @@ model::Window parse_slice(const ShowArgs& a, const io::Shape& shape) {
       start = comma + 1;
     }
     if (static_cast<int>(parts.size()) != std::max(rank, 1))
-      throw io::Error("", io::kNoOffset,
+      throw io::Error(a.path, io::kNoOffset,
                       "--slice '" + a.slice + "' has " + std::to_string(parts.size()) + " entries but '" + a.name +
                           "' has " + std::to_string(rank) + " axes " + shape_text(shape));
     std::vector<int> ranges;
@@ -80,30 +80,30 @@ model::Window parse_slice(const ShowArgs& a, const io::Shape& shape) {
       const auto& p = parts[static_cast<std::size_t>(k)];
       const auto colon = p.find(':');
       if (colon == std::string::npos) {
-        if (rank == 0) throw io::Error("", io::kNoOffset, "--slice for a 0-d tensor can only be ':'");
-        const auto i = resolve(parse_int(p, a.slice), dim);
+        if (rank == 0) throw io::Error(a.path, io::kNoOffset, "--slice for a 0-d tensor can only be ':'");
+        const auto i = resolve(parse_int(p, a), dim);
         if (i < 0 || i >= dim)
-          throw io::Error("", io::kNoOffset,
+          throw io::Error(a.path, io::kNoOffset,
                           "--slice '" + a.slice + "': index " + p + " is out of range for axis " + std::to_string(k) +
                               " of size " + std::to_string(dim));
         w.index[static_cast<std::size_t>(k)] = i;
         continue;
       }
       if (ranges.size() == 2)
-        throw io::Error("", io::kNoOffset, "--slice '" + a.slice + "' must have exactly two ':' or 'a:b' entries");
+        throw io::Error(a.path, io::kNoOffset, "--slice '" + a.slice + "' must have exactly two ':' or 'a:b' entries");
       const std::string lo = p.substr(0, colon), hi = p.substr(colon + 1);
       const std::size_t slot = ranges.size();
-      const std::int64_t b = lo.empty() ? 0 : std::clamp<std::int64_t>(resolve(parse_int(lo, a.slice), dim), 0, dim);
+      const std::int64_t b = lo.empty() ? 0 : std::clamp<std::int64_t>(resolve(parse_int(lo, a), dim), 0, dim);
       start_of[slot] = b;
       if (!hi.empty()) {
-        const std::int64_t e = std::clamp<std::int64_t>(resolve(parse_int(hi, a.slice), dim), 0, dim);
+        const std::int64_t e = std::clamp<std::int64_t>(resolve(parse_int(hi, a), dim), 0, dim);
         length_of[slot] = std::max<std::int64_t>(0, e - b);
       }
       ranges.push_back(k);
     }
     const std::size_t need = rank >= 2 ? 2 : 1;
     if (ranges.size() != need)
-      throw io::Error("", io::kNoOffset,
+      throw io::Error(a.path, io::kNoOffset,
                       "--slice '" + a.slice + "' must have exactly " + std::to_string(need) + " ':' or 'a:b' " +
                           (need == 2 ? "entries" : "entry"));
     if (rank >= 2) {
@@ -143,7 +143,7 @@ std::string cell(double v, bool ints) {
 int run_show(const ShowArgs& a) {
   const auto ck = io::open_checkpoint(a.path, {a.root});
   const auto& t = find_tensor(ck, a.name);
-  if (a.rows < 0 || a.cols < 0) throw io::Error("", io::kNoOffset, "--rows and --cols cannot be negative");
+  if (a.rows < 0 || a.cols < 0) throw io::Error(a.path, io::kNoOffset, "--rows and --cols cannot be negative");
   const auto w = parse_slice(a, t.shape);
   const auto v = model::read_window(t, w);
   const auto rank = t.shape.size();
