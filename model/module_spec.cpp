@@ -182,18 +182,23 @@ ModuleSpec spec_from_tensors(const std::vector<io::TensorInfo>& tensors, std::st
 }
 
 std::string to_json(const ModuleSpec& spec) {
-  ordered_json j;
-  j["format"] = "ckpt-spec";
-  j["version"] = 1;
-  j["source"] = spec.source;
-  auto& params = j["parameters"] = ordered_json::object();
-  for (const auto& p : spec.params) {
+  // One parameter per line: specs run to thousands of entries and are read
+  // (and diffed with text tools) line by line.
+  std::string out = "{\n  \"format\": \"ckpt-spec\",\n  \"version\": 1,\n  \"source\": ";
+  out += ordered_json(spec.source).dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  out += ",\n  \"parameters\": {";
+  for (std::size_t k = 0; k < spec.params.size(); ++k) {
+    const auto& p = spec.params[k];
     ordered_json v;
     v["shape"] = p.shape;
     if (p.dtype) v["dtype"] = std::string(io::name(*p.dtype));
-    params[p.name] = std::move(v);
+    out += k ? ",\n    " : "\n    ";
+    out += ordered_json(p.name).dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+    out += ": ";
+    out += v.dump();
   }
-  return j.dump(2) + "\n";
+  out += spec.params.empty() ? "}\n}\n" : "\n  }\n}\n";
+  return out;
 }
 
 }  // namespace ckpt::model
