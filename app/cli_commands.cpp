@@ -13,6 +13,7 @@
 #include "io/convert.h"
 #include "io/error.h"
 #include "io/open.h"
+#include "model/name_map.h"
 
 namespace ckpt::app {
 
@@ -182,7 +183,32 @@ int run_info(const InfoArgs& args) {
 }
 
 int run_convert(const ConvertArgs& a) {
-  const auto src = io::open_checkpoint(a.input, {a.root});
+  auto src = io::open_checkpoint(a.input, {a.root});
+  if (!a.map.empty()) {
+    // The map runs before the cast and the target check, so a dropped tensor
+    // never has to be storable and a renamed one is checked under its new name.
+    const auto map = model::load_map(a.map);
+    model::MapReport rep;
+    try {
+      src.tensors = model::apply_map(map, src.tensors, &rep);
+    } catch (const io::Error&) {
+      for (const auto& [target, sources] : rep.conflicts) {
+        std::string s;
+        for (const auto& x : sources) s += (s.empty() ? "'" : ", '") + x + "'";
+        fmt::print(stderr, "map conflict: '{}' would come from {}\n", target, s);
+      }
+      for (const auto& e : rep.errors) fmt::print(stderr, "map error: {}\n", e);
+      throw;
+    }
+    std::size_t dropped = 0;
+    for (const auto& e : rep.entries) dropped += e.dropped ? 1 : 0;
+    if (!a.quiet) {
+      for (int i : rep.unused_rules)
+        fmt::print(stderr, "map: rule {} ({}) matched nothing\n", i, map.rules[static_cast<std::size_t>(i)].pattern);
+      for (const auto& n : rep.notes) fmt::print(stderr, "map note: {}\n", n);
+      fmt::print(stderr, "map: {} tensors in, {} out ({} dropped)\n", rep.entries.size(), src.tensors.size(), dropped);
+    }
+  }
   const auto target = target_format(a);
   std::optional<io::DType> cast;
   if (!a.dtype.empty()) {
@@ -257,6 +283,7 @@ void add_convert(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"pt", "mlx", "none"}));
   cmd->add_option("--shard-size", a->shard_size, ".safetensors: split into shards of at most this size (e.g. 5GB, 500MiB) plus an index");
   cmd->add_option("--alignment", a->alignment, ".gguf: data alignment (power of two)")->default_val(32);
+  cmd->add_option("--map", a->map, "Apply a name map first: a map JSON file or a preset (pytorch-to-mlx, mlx-to-pytorch)");
   cmd->add_flag("--verify", a->verify, "Read the result back and compare every tensor");
   cmd->add_flag("--no-sync", a->no_sync, "Do not fsync the result before renaming it into place (scratch output)");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");

@@ -17,6 +17,7 @@ struct ConvertArgs {
   std::string dtype;
   std::string root;
   std::string format;
+  std::string map;  // name map file or preset, applied before casting
   std::string st_tag = "pt";
   std::string shard_size;
   std::uint32_t alignment = 32;

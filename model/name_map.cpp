@@ -409,6 +409,8 @@ NameMap parse_map(const std::string& json_text, const std::string& label) {
 }
 
 std::string to_json(const NameMap& map) {
+  // Keys in the order a reader expects them (match, pattern, replace, …).
+  using json = nlohmann::ordered_json;
   json j;
   j["unmapped"] = unmapped_name(map.unmapped);
   j["rules"] = json::array();

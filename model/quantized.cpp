@@ -1,6 +1,7 @@
 #include "model/quantized.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <unordered_map>
 
@@ -153,7 +154,13 @@ class GgmlPartData final : public io::TensorData {
           // What MLX stores: −8·d (Q4_0) or −128·d (Q8_0) rounded to float16;
           // the product is exact in float32, so only the final rounding matters.
           const float k = src_.dtype == io::DType::Q4_0 ? -8.0f : -128.0f;
-          put16(io::f32_to_f16(k * io::f16_to_f32(d)));
+          const float df = io::f16_to_f32(d);
+          const std::uint16_t bias = io::f32_to_f16(k * df);
+          // MLX silently stores infinity here; a lossless conversion must not.
+          if (std::isfinite(df) && !std::isfinite(io::f16_to_f32(bias)))
+            throw io::Error(src_.file, src_.offset, "tensor '" + src_.name + "' has a block scale " + std::to_string(df) +
+                                                        " whose MLX bias (" + std::to_string(k * df) + ") overflows float16");
+          put16(bias);
         }
         return;
       case Part::Weight:
