@@ -174,6 +174,80 @@ Moments scan_batch(const T* v, std::size_t n) {
   return m;
 }
 
+// The float path (f32, f16, bf16, f8, block types: nearly every tensor) in
+// explicit SSE2-width vectors: GCC at -O2 does not vectorise the generic
+// loop above, and this one runs at memory speed. Sums and squares are kept
+// in double so a 4096-value batch loses nothing to float rounding.
+typedef float v4f __attribute__((vector_size(16)));
+typedef double v2d __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+
+template <>
+Moments scan_batch<float>(const float* v, std::size_t n) {
+  const std::size_t whole = n / 4 * 4;
+  const float big = std::numeric_limits<float>::infinity();
+  v4f mn = {big, big, big, big}, mx = -mn, zero = {0, 0, 0, 0};
+  v2d sum_lo = {0, 0}, sum_hi = {0, 0};
+  v4i fin = {0, 0, 0, 0}, zer = fin, nan = fin;  // counts as negated masks; a batch is far below 2^31
+  for (std::size_t i = 0; i < whole; i += 4) {
+    v4f x;
+    std::memcpy(&x, v + i, sizeof x);
+    const v4i f = (x - x) == zero;  // -1 where finite
+    const v4f xs = f ? x : zero;
+    sum_lo += v2d{xs[0], xs[1]};
+    sum_hi += v2d{xs[2], xs[3]};
+    fin -= f;
+    zer -= (x == zero);
+    nan -= (x != x);
+    mn = f ? (x < mn ? x : mn) : mn;
+    mx = f ? (x > mx ? x : mx) : mx;
+  }
+  Moments m;
+  double s = sum_lo[0] + sum_lo[1] + sum_hi[0] + sum_hi[1];
+  for (int j = 0; j < 4; ++j) {
+    m.n += static_cast<std::uint64_t>(fin[j]);
+    m.zeros += static_cast<std::uint64_t>(zer[j]);
+    m.nan += static_cast<std::uint64_t>(nan[j]);
+    m.min = std::min(m.min, static_cast<double>(mn[j]));
+    m.max = std::max(m.max, static_cast<double>(mx[j]));
+  }
+  for (std::size_t i = whole; i < n; ++i) {
+    const double d = v[i];
+    const bool finite = (d - d) == 0.0;
+    m.zeros += d == 0.0;
+    m.nan += d != d;
+    if (!finite) continue;
+    ++m.n;
+    s += d;
+    m.min = std::min(m.min, d);
+    m.max = std::max(m.max, d);
+  }
+  m.count = n;
+  m.inf = n - m.n - m.nan;
+  if (m.n == 0) return m;
+  m.mean = s / static_cast<double>(m.n);
+  const v2d mean = {m.mean, m.mean}, dzero = {0, 0};
+  v2d sq_lo = dzero, sq_hi = dzero;
+  for (std::size_t i = 0; i < whole; i += 4) {
+    v4f x;
+    std::memcpy(&x, v + i, sizeof x);
+    const v4i f = (x - x) == zero;
+    const v4f xs = f ? x : zero;
+    // Non-finite values contribute 0 by pretending they sit at the mean.
+    v2d lo = v2d{xs[0], xs[1]} - mean, hi = v2d{xs[2], xs[3]} - mean;
+    lo = (v2d{static_cast<double>(f[0]), static_cast<double>(f[1])} != dzero) ? lo : dzero;
+    hi = (v2d{static_cast<double>(f[2]), static_cast<double>(f[3])} != dzero) ? hi : dzero;
+    sq_lo += lo * lo;
+    sq_hi += hi * hi;
+  }
+  m.m2 = sq_lo[0] + sq_lo[1] + sq_hi[0] + sq_hi[1];
+  for (std::size_t i = whole; i < n; ++i) {
+    const double d = v[i];
+    if ((d - d) == 0.0) m.m2 += (d - m.mean) * (d - m.mean);
+  }
+  return m;
+}
+
 // ---- pass 2: histogram -------------------------------------------------------
 
 struct Binning {
