@@ -8,8 +8,10 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -256,6 +258,36 @@ Agreement compare_values(const io::TensorInfo& a, const io::TensorInfo& b) {
   return acc.result();
 }
 
+// A layout-mismatched pair: `b` streamed in its own order, `a` read at the
+// permuted position. Only when `a` already lies whole in a mapping (random
+// access costs nothing and nothing is copied); nullopt otherwise.
+std::optional<Agreement> compare_permuted(const io::TensorInfo& a, const io::TensorInfo& b, const std::vector<int>& perm) {
+  const auto bytes = a.data->contiguous();
+  const std::size_t item = io::item_size(a.dtype);
+  if (!bytes || !io::is_elementwise(a.dtype) || is_complex(a.dtype) || is_complex(b.dtype) || item == 0) return std::nullopt;
+  if (bytes->size() != static_cast<std::size_t>(a.numel()) * item) return std::nullopt;
+  const std::size_t rank = perm.size();
+  std::vector<std::int64_t> a_stride(rank, 1);
+  for (std::size_t k = rank; k-- > 1;) a_stride[k - 1] = a_stride[k] * a.shape[k];
+  // Walking b in row-major order, axis k of b advances a by a_stride[perm[k]].
+  std::vector<std::int64_t> step(rank), index(rank, 0);
+  for (std::size_t k = 0; k < rank; ++k) step[k] = a_stride[static_cast<std::size_t>(perm[k])];
+  std::int64_t at = 0;
+  Accumulator acc;
+  ValueStream(b).run([&](std::span<const double> vals) {
+    for (double v : vals) {
+      acc.add(io::element_to_double(a.dtype, bytes->data() + static_cast<std::size_t>(at) * item), v);
+      for (std::size_t k = rank; k-- > 0;) {
+        at += step[k];
+        if (++index[k] < b.shape[k]) break;
+        at -= step[k] * b.shape[k];
+        index[k] = 0;
+      }
+    }
+  });
+  return acc.result();
+}
+
 std::string plural(std::size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -358,13 +390,13 @@ SpecDiff diff_checkpoints(std::span<const io::TensorInfo> have, std::span<const 
   for (std::size_t k = 0; k < have.size(); ++k) have_by.emplace(have[k].name, k);
   for (std::size_t k = 0; k < want.size(); ++k) want_by.emplace(want[k].name, k);
   for (auto& row : out.rows) {
-    // Layout-mismatched pairs are not compared: that needs one side permuted
-    // in memory, and a permutation alone is what the row already reports.
-    if (row.category != Category::Match && row.category != Category::DtypeDiffers) continue;
+    const bool layout = row.category == Category::LayoutMismatch;
+    if (row.category != Category::Match && row.category != Category::DtypeDiffers && !layout) continue;
     const auto& a = have[have_by.at(row.name)];
     const auto& b = want[want_by.at(row.name)];
     if (!comparable(a) || !comparable(b) || is_complex(a.dtype) != is_complex(b.dtype)) continue;
-    row.agreement = compare_values(a, b);
+    if (layout) row.agreement = compare_permuted(a, b, row.permutation);
+    else row.agreement = compare_values(a, b);
   }
   return out;
 }

@@ -365,3 +365,37 @@ TEST(Agreement, ReadErrorPropagates) {
   EXPECT_THROW((void)model::diff_checkpoints(a, g2, true), io::Error);  // the failing side on the helper thread
   EXPECT_THROW((void)model::diff_checkpoints(g2, a, true), io::Error);  // and on this one
 }
+
+TEST(Agreement, LayoutPairsCompareAfterPermuting) {
+  // a: [2, 3, 4] holding 0..23; b = a.transpose(0, 2, 1): b[i, j, k] = a[i, k, j].
+  std::vector<float> a(24), b(24), wrong(24);
+  for (std::size_t k = 0; k < a.size(); ++k) a[k] = static_cast<float>(k);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 4; ++j)
+      for (int k = 0; k < 3; ++k) b[static_cast<std::size_t>(i * 12 + j * 3 + k)] = a[static_cast<std::size_t>(i * 12 + k * 4 + j)];
+  wrong = b;
+  wrong[5] += 1;
+  auto shaped = [](std::string name, const std::vector<float>& v, io::Shape s) {
+    std::vector<std::byte> bytes(v.size() * 4);
+    std::memcpy(bytes.data(), v.data(), bytes.size());
+    return test::memory_tensor(std::move(name), io::DType::F32, std::move(s), std::move(bytes));
+  };
+  const std::vector<io::TensorInfo> have{shaped("w", a, {2, 3, 4}), shaped("v", a, {2, 3, 4})};
+  const std::vector<io::TensorInfo> want{shaped("w", b, {2, 4, 3}), shaped("v", wrong, {2, 4, 3})};
+  const auto d = model::diff_checkpoints(have, want, true);
+  EXPECT_EQ(row(d, "w").category, Category::LayoutMismatch);
+  EXPECT_THAT(row(d, "w").permutation, ElementsAre(0, 2, 1));
+  ASSERT_TRUE(row(d, "w").agreement);
+  EXPECT_TRUE(row(d, "w").agreement->identical);
+  ASSERT_TRUE(row(d, "v").agreement);
+  EXPECT_FALSE(row(d, "v").agreement->identical);
+  EXPECT_DOUBLE_EQ(row(d, "v").agreement->max_abs_diff, 1);
+
+  // Data that is not one mapped span is not read at random: no agreement.
+  std::vector<io::TensorInfo> streamed{generated(io::DType::F32, 24, 10)};
+  streamed[0].name = "w";
+  streamed[0].shape = {2, 3, 4};
+  const auto s = model::diff_checkpoints(streamed, want, true);
+  EXPECT_EQ(row(s, "w").category, Category::LayoutMismatch);
+  EXPECT_FALSE(row(s, "w").agreement);
+}
