@@ -240,4 +240,21 @@ json.dump({"parameters": params}, open(sys.argv[2], "w"))
   r = ckpt_cli("diff " + q(pt) + " " + q(st) + " --values", dir);
   EXPECT_EQ(r.code, 0) << r.err << r.out;
   EXPECT_THAT(r.out, HasSubstr("122 compared, 122 identical"));
+
+  // MLX-layout weights written by NumPy: layout pairs compare after permuting,
+  // and through the preset map every value is identical.
+  const auto npz = dir.file("mlx.npz");
+  const std::string to_npz = R"PY(
+import sys, numpy as np, torch
+sd = torch.load(sys.argv[1])
+np.savez(sys.argv[2], **{k: (v.permute(0, 2, 3, 1) if v.dim() == 4 else v).contiguous().numpy()
+                        for k, v in sd.items() if not k.endswith("num_batches_tracked")})
+)PY";
+  ASSERT_EQ(test::run_python(to_npz, {pt, npz}, &out), 0) << out;
+  r = ckpt_cli("diff " + q(pt) + " " + q(npz) + " --values", dir);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("values: 102 compared, 102 identical"));
+  r = ckpt_cli("diff " + q(pt) + " " + q(npz) + " --values --map pytorch-to-mlx", dir);
+  EXPECT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("would load\nvalues: 102 compared, 102 identical"));
 }
