@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "app/commands.h"
@@ -24,7 +25,7 @@ struct DiffArgs {
   bool values = false;
   bool json = false;
   double tolerance = 0;
-  std::vector<std::string> only;
+  std::string only;  // a string, not a vector: a vector option would swallow a following B
 };
 
 // Problems first, in the order a user fixes them; matches last.
@@ -104,13 +105,18 @@ nlohmann::ordered_json row_json(const model::DiffRow& r) {
 
 int run_diff(const DiffArgs& a) {
   if (a.b.empty() == a.spec.empty())
-    throw io::Error("", io::kNoOffset, "give either a second checkpoint B or --spec SPEC (not both)");
+    throw std::invalid_argument("give either a second checkpoint B or --spec SPEC (not both)");
   if (a.values && !a.spec.empty())
-    throw io::Error("", io::kNoOffset, "--values compares the data of two checkpoints; pass the second one as B instead of --spec");
+    throw std::invalid_argument("--values compares the data of two checkpoints; pass the second one as B instead of --spec");
   std::vector<Category> only;
-  for (const auto& s : a.only) {
+  for (std::size_t start = 0; start <= a.only.size() && !a.only.empty();) {
+    // Repeated --only values arrive joined by newlines.
+    const std::size_t end = std::min(a.only.find_first_of(",\n", start), a.only.size());
+    const std::string s = a.only.substr(start, end - start);
+    start = end + 1;
+    if (s.empty()) continue;
     const auto c = parse_category(s);
-    if (!c) throw io::Error("", io::kNoOffset, "unknown category '" + s + "' for --only; use match, missing, unexpected, shape, layout or dtype");
+    if (!c) throw std::invalid_argument("unknown category '" + s + "' for --only; use match, missing, unexpected, shape, layout or dtype");
     only.push_back(*c);
   }
 
@@ -233,7 +239,7 @@ void add_diff(CLI::App& app, Context& ctx) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", a->json, "Print one JSON object: verdict, strict_load_ok, counts, rows");
   cmd->add_option("--only", a->only, "Show only these categories (comma-separated or repeated): match, missing, unexpected, shape, layout, dtype")
-      ->delimiter(',');
+      ->multi_option_policy(CLI::MultiOptionPolicy::Join);
   cmd->callback([a, &ctx] { ctx.exit_code = run_diff(*a); });
 }
 

@@ -155,6 +155,10 @@ TEST(CliDiff, ValuesAndTolerance) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_THAT(r.out, HasSubstr("would load"));
   EXPECT_THAT(r.out, HasSubstr("DIFFERS"));
+  // --only takes one value, so B may follow it.
+  r = ckpt_cli("diff " + q(a) + " --only match " + q(b) + " --values", dir);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("DIFFERS"));
   r = ckpt_cli("diff " + q(a) + " " + q(b) + " --values --tolerance 0.01", dir);
   EXPECT_EQ(r.code, 0) << r.err;
   r = ckpt_cli("diff " + q(a) + " " + q(b) + " --values --json", dir);
