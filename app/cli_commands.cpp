@@ -14,6 +14,7 @@
 #include "io/error.h"
 #include "io/open.h"
 #include "model/name_map.h"
+#include "model/quantized.h"
 
 namespace ckpt::app {
 
@@ -184,6 +185,30 @@ int run_info(const InfoArgs& args) {
 
 int run_convert(const ConvertArgs& a) {
   auto src = io::open_checkpoint(a.input, {a.root});
+  std::vector<std::string> notes;
+  if (a.mlx_quantized) {
+    // GGUF Q4_0/Q4_1/Q8_0 become MLX affine triples exactly as MLX loads
+    // them: no round trip through floats.
+    std::vector<io::TensorInfo> out;
+    std::size_t n = 0;
+    int bits = 0;
+    for (auto& t : src.tensors) {
+      if (t.dtype == io::DType::Q4_0 || t.dtype == io::DType::Q4_1 || t.dtype == io::DType::Q8_0) {
+        auto q = model::ggml_to_mlx_quantized(t);
+        bits = bits == 0 || bits == q.params.bits ? q.params.bits : -1;
+        out.push_back(std::move(q.weight));
+        out.push_back(std::move(q.scales));
+        out.push_back(std::move(q.biases));
+        ++n;
+      } else {
+        out.push_back(std::move(t));
+      }
+    }
+    src.tensors = std::move(out);
+    notes.push_back(std::to_string(n) + " GGUF tensors became MLX quantized triples (group size 32" +
+                    (bits > 0 ? ", " + std::to_string(bits) + " bits" : ", mixed bits") +
+                    "); MLX's model config needs the same \"quantization\" entry");
+  }
   if (!a.map.empty()) {
     // The map runs before the cast and the target check, so a dropped tensor
     // never has to be storable and a renamed one is checked under its new name.
@@ -243,9 +268,16 @@ int run_convert(const ConvertArgs& a) {
   const auto result = io::convert(src, a.output, target, cast, opt);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (show) fmt::print(stderr, "\r{:<90}\r", "");
-  for (const auto& n : result.notes) fmt::print(stderr, "note: {}\n", n);
-  if (!a.quiet)
-    fmt::print(stderr, "wrote {} ({} tensors, {}) in {:.2f} s\n", a.output, result.tensors, human_bytes(result.bytes), secs);
+  notes.insert(notes.end(), result.notes.begin(), result.notes.end());
+  if (!a.json) {
+    for (const auto& n : notes) fmt::print(stderr, "note: {}\n", n);
+    if (!a.quiet)
+      fmt::print(stderr, "wrote {} ({} tensors, {}) in {:.2f} s\n", a.output, result.tensors, human_bytes(result.bytes), secs);
+  }
+  nlohmann::ordered_json summary{{"input", a.input}, {"output", a.output}, {"format", io::format_name(target)},
+                                 {"tensors", result.tensors}, {"nbytes", result.bytes}, {"seconds", secs},
+                                 {"notes", notes}, {"verified", nullptr}};
+  int code = 0;
   if (a.verify) {
     const auto expected = io::prepare_tensors(src, target, cast);
     const auto written = io::open_checkpoint(target == io::Format::Safetensors && opt.max_shard_bytes > 0 &&
@@ -254,10 +286,13 @@ int run_convert(const ConvertArgs& a) {
                                                  : a.output);
     const auto diffs = io::verify_written(expected, written);
     for (const auto& d : diffs) fmt::print(stderr, "verify: {}\n", d);
-    if (!diffs.empty()) return 2;
-    if (!a.quiet) fmt::print(stderr, "verified: every tensor reads back identical\n");
+    summary["verified"] = diffs.empty();
+    summary["differences"] = diffs;
+    if (!diffs.empty()) code = 2;
+    else if (!a.quiet && !a.json) fmt::print(stderr, "verified: every tensor reads back identical\n");
   }
-  return 0;
+  if (a.json) fmt::print("{}\n", summary.dump(1));
+  return code;
 }
 
 void add_info(CLI::App& app, Context& ctx) {
@@ -287,6 +322,8 @@ void add_convert(CLI::App& app, Context& ctx) {
   cmd->add_flag("--verify", a->verify, "Read the result back and compare every tensor");
   cmd->add_flag("--no-sync", a->no_sync, "Do not fsync the result before renaming it into place (scratch output)");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
+  cmd->add_flag("--json", a->json, "Print a JSON summary (output, tensors, bytes, seconds, notes, verified) on stdout");
+  cmd->add_flag("--mlx-quantized", a->mlx_quantized, "Turn GGUF Q4_0/Q4_1/Q8_0 tensors into MLX quantized triples (weight, scales, biases) losslessly");
   cmd->callback([a, &ctx] { ctx.exit_code = run_convert(*a); });
 }
 

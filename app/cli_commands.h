@@ -25,6 +25,8 @@ struct ConvertArgs {
   bool verify = false;
   bool quiet = false;
   bool no_sync = false;
+  bool json = false;
+  bool mlx_quantized = false;
 };
 
 int run_info(const InfoArgs& args);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -189,4 +190,35 @@ TEST(Cli, SampleCheckpointOpens) {
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_GT(j["totals"]["tensors"].get<int>(), 20);
+}
+
+TEST(Cli, ConvertJsonAndGgufToMlxQuantized) {
+  test::TempDir dir;
+  // One Q8_0 tensor (2 rows of 64) and one float tensor.
+  std::vector<io::TensorInfo> t{test::random_tensor("blk.0.ffn.weight", io::DType::Q8_0, {2, 64}, 1),
+                                test::random_tensor("norm.weight", io::DType::F32, {8}, 2)};
+  // random bytes may hold NaN/Inf scales; give every block a small finite scale.
+  auto bytes = io::read_all(t[0]);
+  for (std::size_t b = 0; b < bytes.size(); b += 34) {
+    bytes[b] = std::byte{0x00};
+    bytes[b + 1] = std::byte{0x2C};  // float16 0.0625
+  }
+  t[0] = test::memory_tensor("blk.0.ffn.weight", io::DType::Q8_0, {2, 64}, bytes);
+  const std::string g = dir.file("q.gguf");
+  io::write_checkpoint(g, io::Format::Gguf, t, {}, {});
+  const std::string out = dir.file("mlx.safetensors");
+  const auto r = ckpt_cli("convert --json --mlx-quantized '" + g + "' '" + out + "' --verify", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tensors"], 4);
+  EXPECT_EQ(j["verified"], true);
+  EXPECT_THAT(j["notes"][0].get<std::string>(), HasSubstr("1 GGUF tensors became MLX quantized triples (group size 32, 8 bits)"));
+  const auto ck = io::open_checkpoint(out);
+  std::map<std::string, io::TensorInfo> by;
+  for (const auto& x : ck.tensors) by[x.name] = x;
+  ASSERT_TRUE(by.count("blk.0.ffn.weight") && by.count("blk.0.ffn.scales") && by.count("blk.0.ffn.biases"));
+  EXPECT_EQ(by["blk.0.ffn.weight"].dtype, io::DType::U32);
+  EXPECT_EQ(by["blk.0.ffn.weight"].shape, (io::Shape{2, 16}));
+  EXPECT_EQ(by["blk.0.ffn.scales"].dtype, io::DType::F16);
+  EXPECT_EQ(by["blk.0.ffn.scales"].shape, (io::Shape{2, 2}));
 }
