@@ -14,18 +14,20 @@ int main(int argc, char** argv) {
   std::size_t tensors = 1000;
   double megabytes = 4;
   bool compress = false;
+  bool conv = false;
   app.add_option("output", out, "Output file (.npy .npz .safetensors .gguf)")->required();
   app.add_option("--tensors", tensors, "Number of tensors")->default_val(1000);
   app.add_option("--mb", megabytes, "Total data size in MB (10^6 bytes)")->default_val(4);
   app.add_option("--dtype", dtype, "Element type")->default_val("float32");
   app.add_flag("--compress", compress, ".npz: deflate members");
+  app.add_flag("--conv", conv, "Conv2d weights [c, c, 3, 3] instead of matrices");
   CLI11_PARSE(app, argc, argv);
   try {
     const auto dt = ckpt::io::from_name(dtype);
     if (!dt) throw ckpt::io::Error("", ckpt::io::kNoOffset, "unknown dtype " + dtype);
     const auto fmt = ckpt::io::format_from_extension(out);
     if (!fmt) throw ckpt::io::Error(out, ckpt::io::kNoOffset, "unknown output extension");
-    auto t = ckpt::tools::synthetic_checkpoint(tensors, static_cast<std::uint64_t>(megabytes * 1e6), *dt);
+    auto t = ckpt::tools::synthetic_checkpoint(tensors, static_cast<std::uint64_t>(megabytes * 1e6), *dt, conv);
     ckpt::io::WriteOptions opt;
     opt.compress = compress;
     ckpt::io::write_checkpoint(out, *fmt, t, {}, opt);

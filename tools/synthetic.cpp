@@ -64,7 +64,7 @@ io::TensorInfo synthetic_tensor(std::string name, io::DType dtype, io::Shape sha
   return t;
 }
 
-std::vector<io::TensorInfo> synthetic_checkpoint(std::size_t count, std::uint64_t total_bytes, io::DType dtype) {
+std::vector<io::TensorInfo> synthetic_checkpoint(std::size_t count, std::uint64_t total_bytes, io::DType dtype, bool conv) {
   std::vector<io::TensorInfo> out;
   const std::uint64_t item = io::item_size(dtype);
   const std::uint64_t per_tensor = std::max<std::uint64_t>(item, total_bytes / count);
@@ -72,6 +72,14 @@ std::vector<io::TensorInfo> synthetic_checkpoint(std::size_t count, std::uint64_
   const std::int64_t cols = std::min<std::int64_t>(1024, elems);
   const std::int64_t rows = std::max<std::int64_t>(1, elems / cols);
   out.reserve(count);
+  if (conv) {
+    // Square channel counts: out = in = sqrt(elements / 9).
+    std::int64_t c = 1;
+    while ((c + 1) * (c + 1) * 9 <= elems) ++c;
+    for (std::size_t k = 0; k < count; ++k)
+      out.push_back(synthetic_tensor("features." + std::to_string(k) + ".conv.weight", dtype, {c, c, 3, 3}, k));
+    return out;
+  }
   for (std::size_t k = 0; k < count; ++k)
     out.push_back(synthetic_tensor("layers." + std::to_string(k) + ".weight", dtype, {rows, cols}, k));
   return out;

@@ -16,6 +16,8 @@ namespace ckpt::tools {
                                               float scale = 0.05f);
 
 // `count` tensors named layers.K.weight splitting `total_bytes` of `dtype` evenly (rows of 1024 elements or less).
-[[nodiscard]] std::vector<io::TensorInfo> synthetic_checkpoint(std::size_t count, std::uint64_t total_bytes, io::DType dtype);
+// With `conv`, the tensors are Conv2d weights [out, in, 3, 3] (PyTorch layout).
+[[nodiscard]] std::vector<io::TensorInfo> synthetic_checkpoint(std::size_t count, std::uint64_t total_bytes, io::DType dtype,
+                                                               bool conv = false);
 
 }  // namespace ckpt::tools
