@@ -1,5 +1,6 @@
 #include "model/transforms.h"
 
+#include <optional>
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -199,8 +200,17 @@ class PermuteData final : public io::TensorData {
     }
     std::vector<std::byte> copy;
     const std::byte* in = nullptr;
+    // Pages of the mapping read here would stay in our resident set: drop
+    // them once the tensor is done (the page cache keeps them).
+    struct Release {
+      std::optional<io::TensorData::FileRange> range;
+      ~Release() {
+        if (range) range->file->release(range->offset, range->size);
+      }
+    } release;
     if (auto c = src_.data->contiguous(); c && c->size() == src_.nbytes) {
       in = c->data();
+      release.range = src_.data->file_range();
     } else {
       copy = io::read_all(src_);
       in = copy.data();
