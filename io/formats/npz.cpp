@@ -218,13 +218,28 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   ProgressTracker progress(opt, tensors);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const TensorInfo& t = tensors[i];
-    zw.begin_member(members[i], opt.compress ? zip::kDeflated : zip::kStored, opt.compression_level);
     const std::string header = npy::make_header(t.dtype, t.shape);
+    // Plain copies of the range (GCC 12 misjudges std::optional here as maybe uninitialised).
+    const ByteSource* range_file = nullptr;
+    std::uint64_t range_offset = 0, range_size = 0;
+    if (const auto r = t.data ? t.data->file_range() : std::nullopt) {
+      range_file = r->file;
+      range_offset = r->offset;
+      range_size = r->size;
+    }
+    // A large stored tensor copied from a file gets its data at the same
+    // offset within a page as in the source (padding the local header, as
+    // PyTorch's writer does): the kernel copies such ranges without
+    // re-splitting every page, at cp speed. NumPy ignores the padding field.
+    const bool copyable = !opt.compress && range_file && range_size == t.nbytes;
+    const bool page_match = copyable && t.nbytes >= (std::uint64_t{1} << 20);
+    const std::uint32_t skew = page_match ? static_cast<std::uint32_t>((range_offset + 4096 * 16 - header.size()) % 4096) : 0;
+    zw.begin_member(members[i], opt.compress ? zip::kDeflated : zip::kStored, opt.compression_level,
+                    page_match ? 4096 : 0, skew);
     zw.write(std::as_bytes(std::span<const char>(header)));
-    const auto range = t.data ? t.data->file_range() : std::nullopt;
-    if (!opt.compress && range && range->size == t.nbytes) {
+    if (copyable) {
       progress.begin_tensor(i);
-      zw.write_range(*range->file, range->offset, range->size, [&](std::uint64_t n) { progress.advance(n); });
+      zw.write_range(*range_file, range_offset, range_size, [&](std::uint64_t n) { progress.advance(n); });
     } else {
       stream_tensor(progress, i, [&](std::span<const std::byte> chunk) { zw.write(chunk); }, path);
     }

@@ -356,7 +356,8 @@ std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m
 
 // ---- writing ----
 
-void Writer::begin_member(const std::string& name, std::uint16_t method, int level, std::uint32_t alignment) {
+void Writer::begin_member(const std::string& name, std::uint16_t method, int level, std::uint32_t alignment,
+                          std::uint32_t skew) {
   if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is already open");
   if (name.size() > 0xFFFF) throw Error(out_.destination(), out_.position(), "member name is longer than zip allows");
   Entry e{name, method, 0};
@@ -370,7 +371,7 @@ void Writer::begin_member(const std::string& name, std::uint16_t method, int lev
   std::size_t pad = 0;
   if (alignment > 0) {
     const std::uint64_t start = out_.position() + kLocalSize + name.size() + 20 + 4;
-    pad = 4 + static_cast<std::size_t>((alignment - start % alignment) % alignment);
+    pad = 4 + static_cast<std::size_t>((alignment + skew % alignment - start % alignment) % alignment);
     if (pad > 0xFFFF - 20) throw Error(out_.destination(), out_.position(), "internal error: zip alignment too large");
   }
   std::vector<std::byte> h(kLocalSize + name.size() + 20 + pad);
@@ -462,6 +463,13 @@ void Writer::end_member() {
   e.crc32 = crc_;
   e.size = size_;
   e.compressed_size = out_.position() - data_start_;
+  open_ = false;
+}
+
+// The local header's CRC and sizes, known only after the data. Patched for
+// every member at the end rather than after each one: a page rewritten while
+// the kernel is writing it back makes the writer wait for the disk.
+void Writer::patch_local_header(const Entry& e) {
   const bool big = e.size >= kSat32 || e.compressed_size >= kSat32;
   std::array<std::byte, 16> fixed{};
   store_le<std::uint32_t>(fixed.data(), e.crc32);
@@ -477,12 +485,12 @@ void Writer::end_member() {
   store_le<std::uint64_t>(z.data(), e.size);
   store_le<std::uint64_t>(z.data() + 8, e.compressed_size);
   out_.write_at(e.local_header_offset + kLocalSize + e.name.size() + 4, z);
-  open_ = false;
 }
 
 void Writer::finish() {
   if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is still open");
   const std::uint64_t cd_offset = out_.position();
+  for (const auto& e : entries_) patch_local_header(e);
   for (const auto& e : entries_) {
     // Only saturated fields go in the zip64 extra, in the specified order.
     const bool big_size = e.size >= kSat32, big_csize = e.compressed_size >= kSat32, big_off = e.local_header_offset >= kSat32;

@@ -73,8 +73,10 @@ class Writer {
 
   // `alignment` > 0 pads the local header with an extra field (id "FB",
   // filled with 'Z', as PyTorch's writer does) so the member's data starts
-  // on a multiple of it: stored tensors can then be mapped aligned.
-  void begin_member(const std::string& name, std::uint16_t method, int level = 6, std::uint32_t alignment = 0);
+  // on a multiple of it: stored tensors can then be mapped aligned. With
+  // `skew`, the data starts `skew` bytes past such a multiple instead.
+  void begin_member(const std::string& name, std::uint16_t method, int level = 6, std::uint32_t alignment = 0,
+                    std::uint32_t skew = 0);
   void write(std::span<const std::byte> bytes);
   // Appends [offset, offset+n) of `file` to a stored member: the bytes are
   // copied in the kernel while a second thread reads them for the CRC-32.
@@ -95,6 +97,7 @@ class Writer {
     std::uint64_t size = 0;
     std::uint64_t local_header_offset = 0;
   };
+  void patch_local_header(const Entry& e);
   AtomicFile& out_;
   std::vector<Entry> entries_;
   std::optional<RawDeflater> deflater_;
