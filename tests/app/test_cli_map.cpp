@@ -18,28 +18,8 @@ using namespace ckpt;
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-Run ckpt_cli(const std::string& args, const test::TempDir& dir) {
-  const char* cli = std::getenv("CKPT_CLI");
-  const std::string bin = cli ? cli : std::string(CKPT_BINARY_DIR) + "/app/ckpt";
-  const std::string err_file = dir.file("stderr.txt");
-  const std::string cmd = "'" + bin + "' " + args + " 2>'" + err_file + "'";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  std::size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  std::FILE* f = std::fopen(err_file.c_str(), "r");
-  std::string err;
-  while (f && (n = std::fread(buf.data(), 1, buf.size(), f)) > 0) err.append(buf.data(), n);
-  if (f) std::fclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out, err};
-}
+using Run = test::CliRun;
+using test::ckpt_cli;
 
 std::string write_sample(const test::TempDir& dir) {
   std::vector<io::TensorInfo> t{test::random_tensor("model.conv.weight", io::DType::F32, {4, 3, 3, 3}, 1),

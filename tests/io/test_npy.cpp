@@ -31,16 +31,7 @@ std::vector<std::byte> bytes_of(const std::string& s) {
   return b;
 }
 
-std::vector<std::byte> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return bytes_of(s);
-}
 
-void write_file(const std::string& path, std::span<const std::byte> b) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
 
 // A v1.0 image with the given dict text (padded to 64) and data bytes.
 std::vector<std::byte> npy_image(const std::string& dict, std::size_t data_bytes, int major = 1) {
@@ -334,7 +325,7 @@ class FailingData final : public TensorData {
 TEST(NpyWriter, FailedWriteLeavesNoTempFileAndKeepsDestination) {
   TempDir dir;
   const std::string path = dir.file("keep.npy");
-  write_file(path, bytes_of("original"));
+  ckpt::test::write_file_bytes(path, bytes_of("original"));
   TensorInfo t;
   t.name = "x";
   t.dtype = DType::F32;
@@ -342,7 +333,7 @@ TEST(NpyWriter, FailedWriteLeavesNoTempFileAndKeepsDestination) {
   t.nbytes = 256;
   t.data = std::make_shared<FailingData>();
   EXPECT_THROW(npy::write(path, std::span(&t, 1), {}, {}), Error);
-  EXPECT_EQ(read_file(path), bytes_of("original"));
+  EXPECT_EQ(ckpt::test::read_file_bytes(path), bytes_of("original"));
   int files = 0;
   for (const auto& e : fs::directory_iterator(dir.path())) {
     (void)e;
@@ -386,7 +377,7 @@ for f in sorted(glob.glob(sys.argv[1] + "/ours*.npy")):
   ASSERT_EQ(ckpt::test::run_python(script, {dir.path().string()}, &out), 0) << out;
   for (int i = 0; i < k; ++i) {
     SCOPED_TRACE(i);
-    EXPECT_EQ(read_file(dir.file("ours" + std::to_string(i) + ".npy")), read_file(dir.file("ref" + std::to_string(i) + ".npy")));
+    EXPECT_EQ(ckpt::test::read_file_bytes(dir.file("ours" + std::to_string(i) + ".npy")), ckpt::test::read_file_bytes(dir.file("ref" + std::to_string(i) + ".npy")));
   }
 }
 

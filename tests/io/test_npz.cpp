@@ -39,16 +39,7 @@ std::vector<std::byte> bytes_of(const std::string& s) {
   return b;
 }
 
-std::vector<std::byte> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return bytes_of(s);
-}
 
-void write_file(const std::string& path, std::span<const std::byte> b) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
 
 Checkpoint from_memory(std::vector<std::byte> b) {
   return npz::describe(std::make_shared<MemorySource>(std::move(b), "mem.npz"));
@@ -83,7 +74,7 @@ std::vector<std::byte> small_archive(bool compress, int level = 6) {
   opt.compress = compress;
   opt.compression_level = level;
   npz::write(dir.file("s.npz"), ts, {}, opt);
-  return read_file(dir.file("s.npz"));
+  return ckpt::test::read_file_bytes(dir.file("s.npz"));
 }
 
 std::string npy_image(const TensorInfo& t) {
@@ -309,7 +300,7 @@ TEST(NpzWriter, FailedWriteLeavesNoTempFileAndKeepsDestination) {
   for (bool compress : {false, true}) {
     TempDir dir;
     const std::string path = dir.file("keep.npz");
-    write_file(path, bytes_of("original"));
+    ckpt::test::write_file_bytes(path, bytes_of("original"));
     std::vector<TensorInfo> ts{ckpt::test::random_tensor("fine", DType::F32, {100})};
     TensorInfo bad;
     bad.name = "bad";
@@ -326,7 +317,7 @@ TEST(NpzWriter, FailedWriteLeavesNoTempFileAndKeepsDestination) {
     } catch (const Error& e) {
       EXPECT_THAT(e.sentence(), HasSubstr("the source went away"));
     }
-    EXPECT_EQ(read_file(path), bytes_of("original"));
+    EXPECT_EQ(ckpt::test::read_file_bytes(path), bytes_of("original"));
     EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
   }
 }
@@ -364,7 +355,7 @@ TEST(NpzZip, HandBuiltZip64ArchiveLoadsInNumpy) {
   if (!ckpt::test::have_python_numpy()) GTEST_SKIP() << "/usr/bin/python3 with numpy not available";
   TempDir dir;
   const TensorInfo a = ckpt::test::random_tensor("a", DType::F32, {4}, 9);
-  write_file(dir.file("z.npz"), zip64_archive({{"a.npy", npy_image(a)}}, true));
+  ckpt::test::write_file_bytes(dir.file("z.npz"), zip64_archive({{"a.npy", npy_image(a)}}, true));
   std::string out;
   ASSERT_EQ(ckpt::test::run_python("import sys, hashlib, numpy as np\n"
                                    "print(hashlib.sha256(np.load(sys.argv[1])['a'].tobytes()).hexdigest())",

@@ -35,11 +35,6 @@ std::vector<std::byte> bytes_of(const std::string& s) {
   return b;
 }
 
-std::vector<std::byte> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return bytes_of(s);
-}
 
 Checkpoint from_memory(std::vector<std::byte> b, std::string label = "mem.pt") {
   return pytorch::describe(std::make_shared<MemorySource>(std::move(b), std::move(label)));
@@ -97,7 +92,7 @@ std::vector<std::byte> rezip(const std::string& path, const std::function<bool(M
     w.finish();
     out.commit();
   }
-  return read_file(out_path);
+  return ckpt::test::read_file_bytes(out_path);
 }
 
 // A protocol-2 data.pkl with one tensor named "t", written by hand so tests
@@ -134,7 +129,7 @@ std::vector<std::byte> archive_with(const std::vector<std::pair<std::string, std
     w.finish();
     out.commit();
   }
-  return read_file(path);
+  return ckpt::test::read_file_bytes(path);
 }
 
 std::string f32_bytes(std::initializer_list<float> v) {
@@ -182,7 +177,7 @@ TEST(PyTorch, FixtureOffsetsPointAtTheData) {
   if (files.empty()) GTEST_SKIP() << "shared fixtures not found at ../shared/fixtures";
   for (const auto& f : files) {
     const Checkpoint ck = pytorch::open(f.string());
-    const auto raw = read_file(f.string());
+    const auto raw = ckpt::test::read_file_bytes(f.string());
     for (const auto& t : ck.tensors) {
       ASSERT_LE(t.offset + t.nbytes, raw.size()) << t.name;
       const auto data = read_all(t);
@@ -412,7 +407,7 @@ TEST(PyTorchCorrupt, LegacyTruncatedAnywhereIsAnError) {
   if (files.empty()) GTEST_SKIP() << "shared fixtures not found at ../shared/fixtures";
   std::vector<std::byte> legacy;
   for (const auto& f : files)
-    if (f.filename().string().find("legacy") != std::string::npos) legacy = read_file(f.string());
+    if (f.filename().string().find("legacy") != std::string::npos) legacy = ckpt::test::read_file_bytes(f.string());
   ASSERT_FALSE(legacy.empty());
   for (std::size_t n = 0; n < legacy.size(); ++n) {
     std::vector<std::byte> cut(legacy.begin(), legacy.begin() + static_cast<std::ptrdiff_t>(n));
@@ -437,7 +432,7 @@ TEST(PyTorchCorrupt, LegacyBadMagicAndCounts) {
   if (files.empty()) GTEST_SKIP() << "shared fixtures not found at ../shared/fixtures";
   std::vector<std::byte> legacy;
   for (const auto& f : files)
-    if (f.filename().string().find("legacy") != std::string::npos) legacy = read_file(f.string());
+    if (f.filename().string().find("legacy") != std::string::npos) legacy = ckpt::test::read_file_bytes(f.string());
   ASSERT_FALSE(legacy.empty());
   auto bad = legacy;
   bad[5] ^= std::byte{1};
@@ -451,7 +446,7 @@ TEST(PyTorchCorrupt, FlippedBytesNeverCrash) {
   const auto files = ckpt::test::fixture_files("torch", ".pt");
   if (files.empty()) GTEST_SKIP() << "shared fixtures not found at ../shared/fixtures";
   for (const auto& f : files) {
-    const auto good = read_file(f.string());
+    const auto good = ckpt::test::read_file_bytes(f.string());
     for (std::size_t i = 0; i < good.size(); ++i) {
       auto bad = good;
       bad[i] ^= std::byte{0x5a};

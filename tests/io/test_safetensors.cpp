@@ -43,11 +43,6 @@ std::vector<std::byte> bytes_of(std::string_view s) {
   return b;
 }
 
-std::vector<std::byte> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return bytes_of(s);
-}
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -184,11 +179,11 @@ TEST(SafetensorsWriter, MatchesCrateBytes) {
   none.safetensors_tag = io::SafetensorsTag::None;
   st::write(dir.file("empty.safetensors"), {}, {}, none);
   const std::string empty = std::string("\x08\0\0\0\0\0\0\0", 8) + "{}      ";
-  EXPECT_TRUE(read_file(dir.file("empty.safetensors")) == bytes_of(empty));
+  EXPECT_TRUE(ckpt::test::read_file_bytes(dir.file("empty.safetensors")) == bytes_of(empty));
 
   st::write(dir.file("meta.safetensors"), {}, {{"framework", io::MetaValue::string("pt")}}, none);
   const std::string meta = std::string("\x28\0\0\0\0\0\0\0", 8) + "{\"__metadata__\":{\"framework\":\"pt\"}}     ";
-  EXPECT_TRUE(read_file(dir.file("meta.safetensors")) == bytes_of(meta));
+  EXPECT_TRUE(ckpt::test::read_file_bytes(dir.file("meta.safetensors")) == bytes_of(meta));
 
   std::vector<std::byte> data(24);
   for (int k = 0; k < 6; ++k) {
@@ -200,7 +195,7 @@ TEST(SafetensorsWriter, MatchesCrateBytes) {
   std::string want = std::string("\x48\0\0\0\0\0\0\0", 8) +
                      "{\"attn0\":{\"dtype\":\"F32\",\"shape\":[1,1,2,3],\"data_offsets\":[0,24]}}       ";
   want.append(reinterpret_cast<const char*>(data.data()), data.size());
-  EXPECT_TRUE(read_file(dir.file("attn.safetensors")) == bytes_of(want));
+  EXPECT_TRUE(ckpt::test::read_file_bytes(dir.file("attn.safetensors")) == bytes_of(want));
 }
 
 TEST(SafetensorsWriter, OrdersByCrateDtypeRankThenName) {
@@ -616,7 +611,7 @@ TEST(SafetensorsCorrupt, TruncatedAtEveryByte) {
   TempDir dir;
   const std::vector<io::TensorInfo> ts = {random_tensor("a", DType::F32, {3}), random_tensor("b", DType::I16, {5})};
   st::write(dir.file("t.safetensors"), ts, {{"k", io::MetaValue::string("v")}}, {});
-  const auto full = read_file(dir.file("t.safetensors"));
+  const auto full = ckpt::test::read_file_bytes(dir.file("t.safetensors"));
   const std::uint64_t n = io::load_le<std::uint64_t>(full.data());
   for (std::size_t cut = 0; cut < full.size(); ++cut) {
     const std::string e = describe_error(std::vector<std::byte>(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(cut)));
@@ -703,7 +698,7 @@ TEST(SafetensorsWriter, ReportsProgressAndRefusesToOverwriteItsInput) {
   EXPECT_NE(error_of([&] { st::write(path, ck.tensors, ck.metadata, {}); }).find("which is being read"), std::string::npos);
   const std::string copy = dir.file("copy.safetensors");
   st::write(copy, ck.tensors, ck.metadata, {});
-  EXPECT_TRUE(read_file(copy) == read_file(path));  // byte-exact rewrite
+  EXPECT_TRUE(ckpt::test::read_file_bytes(copy) == ckpt::test::read_file_bytes(path));  // byte-exact rewrite
 }
 
 }  // namespace

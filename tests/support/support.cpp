@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -243,6 +244,39 @@ int run_python(const std::string& script, const std::vector<std::string>& args, 
   if (out) *out = text;
   else if (status != 0) std::fprintf(stderr, "%s\n", text.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+CliRun ckpt_cli(const std::string& args, const TempDir& dir) {
+  const char* cli = std::getenv("CKPT_CLI");
+  const std::string bin = cli ? cli : std::string(CKPT_BINARY_DIR) + "/app/ckpt";
+  const std::string err_file = dir.file("stderr.txt");
+  const std::string cmd = "'" + bin + "' " + args + " 2>'" + err_file + "'";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return {-1, "", "popen failed"};
+  std::string out;
+  std::array<char, 4096> buf{};
+  std::size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  std::string err;
+  if (std::FILE* f = std::fopen(err_file.c_str(), "r")) {
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) err.append(buf.data(), n);
+    std::fclose(f);
+  }
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out, err};
+}
+
+std::vector<std::byte> read_file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::byte> b(s.size());
+  std::memcpy(b.data(), s.data(), s.size());
+  return b;
+}
+
+void write_file_bytes(const std::string& path, std::span<const std::byte> bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 io::TensorInfo memory_tensor(std::string name, io::DType dtype, io::Shape shape, std::vector<std::byte> bytes) {

@@ -3,6 +3,7 @@
 // running Debian's python3 with numpy.
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,18 @@ class TempDir {
 [[nodiscard]] bool have_python_numpy();
 // Runs `/usr/bin/python3 -c script args…`; returns exit status, stdout in `out`.
 int run_python(const std::string& script, const std::vector<std::string>& args, std::string* out = nullptr);
+
+// Runs the ckpt binary ($CKPT_CLI, else the build's app/ckpt) with `args`
+// (already shell-quoted); stderr goes through a file in `dir`.
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+[[nodiscard]] CliRun ckpt_cli(const std::string& args, const TempDir& dir);
+
+// Whole files as bytes.
+[[nodiscard]] std::vector<std::byte> read_file_bytes(const std::string& path);
+void write_file_bytes(const std::string& path, std::span<const std::byte> bytes);
 
 // Tensor with in-memory data (for round trips).
 [[nodiscard]] io::TensorInfo memory_tensor(std::string name, io::DType dtype, io::Shape shape,
