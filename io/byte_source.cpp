@@ -105,5 +105,11 @@ void MappedFile::prefetch(std::uint64_t pos, std::uint64_t n) const noexcept {
 void MappedFile::release(std::uint64_t pos, std::uint64_t n) const noexcept {
   advise(data_, size_, pos, n, MADV_DONTNEED, true);
 }
+void MappedFile::release_around(std::uint64_t pos, std::uint64_t n) const noexcept {
+  constexpr std::uint64_t kHuge = std::uint64_t{2} << 20;
+  const std::uint64_t start = pos - pos % kHuge;
+  const std::uint64_t end = std::min<std::uint64_t>(size_, (pos + n + kHuge - 1) / kHuge * kHuge);
+  if (end > start) advise(data_, size_, start, end - start, MADV_DONTNEED, true);
+}
 
 }  // namespace ckpt::io

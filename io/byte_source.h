@@ -35,6 +35,10 @@ class ByteSource {
   // it), so memory use does not grow with the file. No-ops in memory.
   virtual void prefetch(std::uint64_t /*pos*/, std::uint64_t /*n*/) const noexcept {}
   virtual void release(std::uint64_t /*pos*/, std::uint64_t /*n*/) const noexcept {}
+  // Like release, but rounded outward to 2 MiB: for small header reads in a
+  // file the kernel caches in large folios (one touched byte can map a whole
+  // folio). Only for regions nothing else is reading at the time.
+  virtual void release_around(std::uint64_t /*pos*/, std::uint64_t /*n*/) const noexcept {}
   // The open file descriptor behind the source, or -1 (memory). Lets
   // writers copy file ranges in the kernel and readers use pread, which
   // avoids a page fault per 4 KiB of a mapping.
@@ -62,6 +66,7 @@ class MappedFile final : public ByteSource {
   void read_at(std::uint64_t pos, std::span<std::byte> out) const override;
   void prefetch(std::uint64_t pos, std::uint64_t n) const noexcept override;
   void release(std::uint64_t pos, std::uint64_t n) const noexcept override;
+  void release_around(std::uint64_t pos, std::uint64_t n) const noexcept override;
 
  private:
   MappedFile(std::string path, int fd, const std::byte* data, std::size_t size, FileId id);

@@ -129,7 +129,12 @@ Checkpoint select_root(Checkpoint ck, const std::string& root) {
 }
 
 Checkpoint open_checkpoint(const std::string& path, const OpenOptions& options) {
-  return select_root(open_any(path), options.root);
+  auto ck = select_root(open_any(path), options.root);
+  // Headers were read through the mapping; on kernels that cache files in
+  // large folios one touched header maps up to megabytes of the file into
+  // our resident set. Drop those mappings: opening leaves nothing resident.
+  for (const auto& f : ck.files) f->release(0, f->size());
+  return ck;
 }
 
 void write_checkpoint(const std::string& path, Format format, std::span<const TensorInfo> tensors,

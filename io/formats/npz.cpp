@@ -116,6 +116,7 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 
 TensorInfo stored_tensor(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, std::string name) {
   const npy::Header h = npy::parse_header(*src, m.data_offset, m.size);
+  src->release_around(m.data_offset, h.data_offset - m.data_offset);  // the header page, mapped just now
   TensorInfo t = npy::tensor_from(src, h, std::move(name));
   t.data = std::make_shared<StoredMemberData>(t.data, src, m, h.data_offset - m.data_offset, h.nbytes);
   return t;

@@ -283,6 +283,7 @@ Archive read_archive(const ByteSource& src) {
     (void)read_zip64_extra(src, l.pos(), lextra_len, false, false, false, &zip64_local);
     m.zip64_local = zip64_local;
     m.data_offset = l.pos() + lextra_len;
+    src.release_around(m.local_header_offset, m.data_offset - m.local_header_offset);
 
     // Phase 6: sizes against the file and against what the method can do.
     if (m.compressed_size > end.cd_offset - m.data_offset)
