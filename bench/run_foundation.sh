@@ -18,38 +18,11 @@ CKPT=$BUILD/app/ckpt
 SYNTH=$BUILD/tools/ckpt_synth
 WORK=${1:-${TMPDIR:-/tmp}/ckpt-bench}
 RUNS=${RUNS:-5}
+. "$ROOT/bench/lib.sh"
 mkdir -p "$WORK"
 [ -x "$CKPT" ] && [ -x "$SYNTH" ] || { echo "build first: ./scripts/build.sh" >&2; exit 1; }
 
-can_drop=0
-if [ -w /proc/sys/vm/drop_caches ]; then can_drop=1; fi
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 warm() { cat "$@" > /dev/null; }
-
-# Runs "$@" RUNS times; prints "median_seconds max_rss_kib". Wall time is
-# taken around /usr/bin/time (which adds about a millisecond), RSS from it.
-measure() {
-  local mode=$1; shift
-  local times=() rss=0 tf
-  tf=$(mktemp)
-  for ((i = 0; i < RUNS; i++)); do
-    # Dirty pages of the previous run would throttle this one: flush them first.
-    sync
-    if [ "$mode" = cold ]; then drop_caches; fi
-    local t0 t1
-    t0=$(date +%s%N)
-    /usr/bin/time -o "$tf" -f "%M" "$@" > /dev/null 2>&1
-    t1=$(date +%s%N)
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')")
-    local r
-    r=$(tail -n 1 "$tf")
-    (( r > rss )) && rss=$r
-  done
-  rm -f "$tf"
-  local med
-  med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  echo "$med $rss"
-}
 
 gen() {  # file tensors megabytes
   [ -f "$1" ] || "$SYNTH" "$1" --tensors "$2" --mb "$3"

@@ -11,6 +11,7 @@ BUILD=${BUILD:-$ROOT/build}
 CKPT=$BUILD/app/ckpt
 WORK=${1:-${TMPDIR:-/tmp}/ckpt-bench-model}
 RUNS=${RUNS:-5}
+. "$ROOT/bench/lib.sh"
 mkdir -p "$WORK"
 
 echo "## Micro-benchmarks (build/bench/ckpt_micro_model)"
@@ -18,22 +19,6 @@ echo
 echo '```'
 "$BUILD/bench/ckpt_micro_model" --benchmark_min_time=0.5 2>/dev/null | grep -E '^(BM_|Benchmark|-)' || true
 echo '```'
-
-measure() {  # cmd… → "median_seconds max_rss_kib", warm, after sync
-  local times=() rss=0 tf r t0 t1
-  tf=$(mktemp)
-  for ((i = 0; i < RUNS; i++)); do
-    sync
-    t0=$(date +%s%N)
-    /usr/bin/time -o "$tf" -f "%M" "$@" > /dev/null 2>&1
-    t1=$(date +%s%N)
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')")
-    r=$(tail -n 1 "$tf")
-    (( r > rss )) && rss=$r
-  done
-  rm -f "$tf"
-  echo "$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') $rss"
-}
 
 SRC="$WORK/conv.safetensors"
 [ -f "$SRC" ] || "$BUILD/tools/ckpt_synth" "$SRC" --tensors 200 --mb 1000 --conv
@@ -46,10 +31,10 @@ echo "## Convert 1 GB of Conv2d weights (200 float32 tensors), safetensors → s
 echo
 echo "| map | time (s) | ratio to no map | peak RSS (MiB) |"
 echo "|---|---|---|---|"
-read -r t0 r0 < <(measure "$CKPT" convert -q --no-sync "$SRC" "$OUT")
+read -r t0 r0 < <(measure warm "$CKPT" convert -q --no-sync "$SRC" "$OUT")
 echo "| none (kernel copy) | $t0 | 1.00 | $((r0 / 1024)) |"
-read -r t1 r1 < <(measure "$CKPT" convert -q --no-sync --map "$RENAME" "$SRC" "$OUT")
+read -r t1 r1 < <(measure warm "$CKPT" convert -q --no-sync --map "$RENAME" "$SRC" "$OUT")
 echo "| renames only | $t1 | $(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.2f", a / b }') | $((r1 / 1024)) |"
-read -r t2 r2 < <(measure "$CKPT" convert -q --no-sync --map pytorch-to-mlx "$SRC" "$OUT")
+read -r t2 r2 < <(measure warm "$CKPT" convert -q --no-sync --map pytorch-to-mlx "$SRC" "$OUT")
 echo "| pytorch-to-mlx (every tensor permuted OIHW → OHWI) | $t2 | $(awk -v a="$t2" -v b="$t0" 'BEGIN { printf "%.2f", a / b }') | $((r2 / 1024)) |"
 rm -f "$OUT"

@@ -10,32 +10,11 @@ BUILD=${BUILD:-$ROOT/build}
 CKPT=$BUILD/app/ckpt
 WORK=${1:-${TMPDIR:-/tmp}/ckpt-bench-pt}
 RUNS=${RUNS:-5}
+. "$ROOT/bench/lib.sh"
 PY=/usr/bin/python3
 mkdir -p "$WORK"
 [ -x "$CKPT" ] || { echo "build first: ./scripts/build.sh" >&2; exit 1; }
 $PY -c "import torch" 2>/dev/null || { echo "needs Debian python3-torch (/usr/bin/python3 -c 'import torch')" >&2; exit 1; }
-
-can_drop=0
-[ -w /proc/sys/vm/drop_caches ] && can_drop=1
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
-
-measure() {  # mode cmd… → "median_seconds max_rss_kib"
-  local mode=$1; shift
-  local times=() rss=0 tf r t0 t1
-  tf=$(mktemp)
-  for ((i = 0; i < RUNS; i++)); do
-    sync
-    if [ "$mode" = cold ]; then drop_caches; fi
-    t0=$(date +%s%N)
-    /usr/bin/time -o "$tf" -f "%M" "$@" > /dev/null 2>&1
-    t1=$(date +%s%N)
-    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')")
-    r=$(tail -n 1 "$tf")
-    (( r > rss )) && rss=$r
-  done
-  rm -f "$tf"
-  echo "$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') $rss"
-}
 
 PT="$WORK/big.pt"
 if [ ! -f "$PT" ]; then
