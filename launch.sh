@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds and launches Checkpoint Inspector on FILE (default: the sample checkpoint).
+# Builds and launches the Checkpoint Inspector desktop app on FILE (default:
+# the sample checkpoint in resources/). Needs a display (or QT_QPA_PLATFORM).
 set -euo pipefail
 cd "$(dirname "$0")"
 ./scripts/build.sh >&2
-file="${1:-resources/sample.safetensors}"
-exec ./build/app/ckpt info "$file"
+exec ./build/app/ckpt-inspector "$@"
