@@ -366,6 +366,20 @@ std::string make_header(DType dtype, const Shape& shape) {
   return out;
 }
 
+TensorInfo describe_array(const Header& h, std::string name, std::string file, std::uint64_t offset) {
+  TensorInfo t;
+  t.name = std::move(name);
+  t.dtype = h.dtype;
+  t.shape = h.shape;
+  t.nbytes = h.nbytes;
+  t.file = std::move(file);
+  t.offset = offset;
+  // Order only matters where there are elements on more than one axis.
+  if (h.fortran_order && h.shape.size() > 1 && h.nbytes > 0) t.layout_note = "fortran order";
+  if (h.big_endian) t.layout_note += std::string(t.layout_note.empty() ? "" : ", ") + "big-endian";
+  return t;
+}
+
 TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name) {
   StoredLayout l;
   l.file = src;
@@ -384,15 +398,7 @@ TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Heade
       s *= h.shape[k];
     }
   }
-  TensorInfo t;
-  t.name = std::move(name);
-  t.dtype = h.dtype;
-  t.shape = h.shape;
-  t.nbytes = h.nbytes;
-  t.file = src->label();
-  t.offset = h.data_offset;
-  if (!l.strides.empty()) t.layout_note = "fortran order";
-  if (h.big_endian) t.layout_note += std::string(t.layout_note.empty() ? "" : ", ") + "big-endian";
+  TensorInfo t = describe_array(h, std::move(name), src->label(), h.data_offset);
   t.data = make_stored_data(std::move(l));
   return t;
 }

@@ -42,6 +42,11 @@ struct Header {
 // padded so the data starts on a multiple of 64.
 [[nodiscard]] std::string make_header(DType dtype, const Shape& shape);
 
+// Name, dtype, shape, bytes and location of the array `h` describes, with its
+// layout noted ("fortran order", "big-endian"); no data handle. Shared by the
+// .npy reader and the .npz reader's stored and deflated members.
+[[nodiscard]] TensorInfo describe_array(const Header& h, std::string name, std::string file, std::uint64_t offset);
+
 // A tensor for the array of a .npy at `offset` in `src` (for npz: a stored member).
 [[nodiscard]] TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name);
 

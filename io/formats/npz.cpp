@@ -133,16 +133,10 @@ TensorInfo deflated_tensor(const std::shared_ptr<const ByteSource>& src, const z
   if (after < h.nbytes)
     throw Error(src->label(), m.data_offset, "the array needs " + std::to_string(h.nbytes) + " data bytes but only " +
                                                  std::to_string(after) + " follow its header");
-  TensorInfo t;
-  t.name = std::move(name);
-  t.dtype = h.dtype;
-  t.shape = h.shape;
-  t.nbytes = h.nbytes;
-  t.file = src->label();
-  t.offset = m.data_offset;
+  TensorInfo t = describe_array(h, std::move(name), src->label(), m.data_offset);
+  const std::string order = t.layout_note;
   t.layout_note = "deflated " + std::to_string(m.compressed_size) + " → " + std::to_string(m.size) + " bytes";
-  if (h.fortran_order && h.shape.size() > 1) t.layout_note += ", fortran order";
-  if (h.big_endian) t.layout_note += ", big-endian";
+  if (!order.empty()) t.layout_note += ", " + order;
   t.data = std::make_shared<DeflatedMemberData>(src, m, std::move(h));
   return t;
 }
