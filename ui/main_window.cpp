@@ -1,194 +1,235 @@
 #include "ui/main_window.h"
 
 #include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDragEnterEvent>
+#include <QDropEvent>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QFontDatabase>
-#include <QHeaderView>
 #include <QKeySequence>
 #include <QLabel>
-#include <QLineEdit>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QPlainTextEdit>
-#include <QSplitter>
+#include <QMimeData>
+#include <QSettings>
 #include <QStatusBar>
-#include <QTreeView>
-#include <QVBoxLayout>
+#include <QTabWidget>
+#include <QUrl>
 
-#include <exception>
-
-#include "io/open.h"
-#include "ui/param_tree_model.h"
-#include "ui/tensor_filter_proxy.h"
+#include "ui/checkpoint_tab.h"
+#include "ui/param_tree_view.h"
+#include "ui/recent_files.h"
 
 namespace ckpt::ui {
 
 namespace {
 
-QString fromStd(std::string_view s) { return QString::fromUtf8(s.data(), static_cast<qsizetype>(s.size())); }
+QStringList localFiles(const QMimeData* mime) {
+  QStringList files;
+  if (mime == nullptr || !mime->hasUrls()) return files;
+  for (const QUrl& url : mime->urls())
+    if (url.isLocalFile() && QFileInfo(url.toLocalFile()).isFile()) files << url.toLocalFile();
+  return files;
+}
 
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
-  model_ = new ParamTreeModel(this);
-  proxy_ = new TensorFilterProxy(this);
-  proxy_->setSourceModel(model_);
-
-  QMenu* file = menuBar()->addMenu(tr("&File"));
-  QAction* open = file->addAction(tr("&Open…"), this, &MainWindow::chooseFile);
-  open->setShortcut(QKeySequence::Open);
-  file->addSeparator();
-  QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
-  quit->setShortcut(QKeySequence::Quit);
-
-  auto* left = new QWidget;
-  auto* left_layout = new QVBoxLayout(left);
-  left_layout->setContentsMargins(0, 0, 0, 0);
-  filter_ = new QLineEdit;
-  filter_->setPlaceholderText(tr("Filter by path, e.g. layers.*.attn  (Ctrl+F)"));
-  filter_->setClearButtonEnabled(true);
-  left_layout->addWidget(filter_);
-  view_ = new QTreeView;
-  view_->setModel(proxy_);
-  view_->setUniformRowHeights(true);
-  view_->setAlternatingRowColors(true);
-  view_->setSortingEnabled(true);
-  view_->sortByColumn(ParamTreeModel::Name, Qt::AscendingOrder);
-  view_->header()->setStretchLastSection(false);
-  view_->header()->resizeSection(ParamTreeModel::Name, 340);
-  view_->header()->resizeSection(ParamTreeModel::Shape, 130);
-  view_->header()->resizeSection(ParamTreeModel::DType, 80);
-  view_->header()->resizeSection(ParamTreeModel::Parameters, 90);
-  view_->header()->resizeSection(ParamTreeModel::Size, 90);
-  view_->header()->setSectionResizeMode(ParamTreeModel::Offset, QHeaderView::Stretch);
-  left_layout->addWidget(view_);
-
-  details_ = new QPlainTextEdit;
-  details_->setReadOnly(true);
-  details_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-  details_->setPlaceholderText(tr("Select a tensor to see its details."));
-
-  auto* splitter = new QSplitter;
-  splitter->addWidget(left);
-  splitter->addWidget(details_);
-  splitter->setStretchFactor(0, 3);
-  splitter->setStretchFactor(1, 1);
-  splitter->setSizes({820, 380});
-  setCentralWidget(splitter);
-
-  auto* focus_filter = new QAction(this);
-  focus_filter->setShortcut(QKeySequence::Find);
-  connect(focus_filter, &QAction::triggered, filter_, [this] {
-    filter_->setFocus();
-    filter_->selectAll();
+  tabs_ = new QTabWidget;
+  tabs_->setDocumentMode(true);
+  tabs_->setTabsClosable(true);
+  tabs_->setMovable(true);
+  setCentralWidget(tabs_);
+  connect(tabs_, &QTabWidget::tabCloseRequested, this, &MainWindow::closeTab);
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+    updateStatus();
+    updateTitle();
   });
-  addAction(focus_filter);
-
-  connect(filter_, &QLineEdit::textChanged, this, [this](const QString& text) {
-    proxy_->setPattern(text);
-    // A filtered tree is small; open it so the matches are visible.
-    if (!text.trimmed().isEmpty()) view_->expandAll();
-  });
-  connect(view_->selectionModel(), &QItemSelectionModel::currentChanged, this,
-          [this](const QModelIndex& current) { showSelection(current); });
 
   status_ = new QLabel;
   statusBar()->addWidget(status_, 1);
-  updateStatus();
+  buildMenus();
+  setAcceptDrops(true);
   setWindowTitle(tr("Checkpoint Inspector"));
-  resize(1200, 750);
+  resize(1280, 800);
+  const QSettings settings;
+  restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+  restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+  updateStatus();
 }
 
 MainWindow::~MainWindow() = default;
 
-bool MainWindow::openFile(const QString& path) {
-  try {
-    io::Checkpoint ck = io::open_checkpoint(path.toStdString());
-    model::ParamTree tree = model::ParamTree::build(ck.tensors);
-    // The model points into the old checkpoint: detach it before replacing.
-    model_->clear();
-    checkpoint_ = std::move(ck);
-    tree_ = std::move(tree);
-    model_->setTree(*tree_, checkpoint_->tensors);
-  } catch (const std::exception& e) {
-    // Not exec(): a modal loop would stall scripted runs (--screenshot).
-    auto* box = new QMessageBox(QMessageBox::Critical, tr("Cannot open checkpoint"),
-                                tr("Could not open %1.").arg(QFileInfo(path).fileName()), QMessageBox::Ok, this);
-    box->setInformativeText(QString::fromUtf8(e.what()));
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    box->open();
-    return false;
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseFiles);
+  recent_menu_ = file->addMenu(tr("Open &Recent"));
+  connect(recent_menu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
+  file->addSeparator();
+  file->addAction(tr("&Close Tab"), QKeySequence::Close, this, [this] { closeTab(tabs_->currentIndex()); });
+  file->addSeparator();
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+  auto onTab = [this](auto fn) {
+    return [this, fn] {
+      if (CheckpointTab* tab = currentTab()) fn(tab);
+    };
+  };
+  QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+  edit->addAction(tr("Copy &Path"), QKeySequence::Copy, this,
+                  onTab([](CheckpointTab* t) { t->treeView()->copyToClipboard(ParamTreeView::CopyWhat::Path); }));
+  edit->addAction(tr("Copy &Name"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_C), this,
+                  onTab([](CheckpointTab* t) { t->treeView()->copyToClipboard(ParamTreeView::CopyWhat::Name); }));
+  edit->addAction(tr("Copy &Shape"), QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_C), this,
+                  onTab([](CheckpointTab* t) { t->treeView()->copyToClipboard(ParamTreeView::CopyWhat::Shape); }));
+  edit->addSeparator();
+  edit->addAction(tr("&Filter…"), QKeySequence::Find, this, onTab([](CheckpointTab* t) { t->focusFilter(); }));
+
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  view->addAction(tr("&Expand All"), QKeySequence(Qt::CTRL | Qt::Key_Plus), this,
+                  onTab([](CheckpointTab* t) { t->expandAll(); }));
+  view->addAction(tr("&Collapse All"), QKeySequence(Qt::CTRL | Qt::Key_Minus), this,
+                  onTab([](CheckpointTab* t) { t->collapseAll(); }));
+  view->addSeparator();
+  const std::pair<QString, CheckpointTab::Page> pages[] = {
+      {tr("&Tensors"), CheckpointTab::Page::Tensors},
+      {tr("&Metadata"), CheckpointTab::Page::Metadata},
+      {tr("C&ompare"), CheckpointTab::Page::Compare},
+      {tr("Name &Map"), CheckpointTab::Page::NameMap},
+  };
+  int key = Qt::Key_1;
+  for (const auto& [label, page] : pages) {
+    const CheckpointTab::Page p = page;
+    view->addAction(label, QKeySequence(Qt::CTRL | static_cast<Qt::Key>(key++)), this,
+                    onTab([p](CheckpointTab* t) { t->showPage(p); }));
   }
-  setWindowTitle(QFileInfo(path).fileName() + QStringLiteral(" — Checkpoint Inspector"));
-  filter_->clear();
-  details_->clear();
-  selectFirstTensor();
+
+  QMenu* help = menuBar()->addMenu(tr("&Help"));
+  help->addAction(tr("&About Checkpoint Inspector"), this, [this] {
+    QMessageBox::about(this, tr("About Checkpoint Inspector"),
+                       tr("<b>Checkpoint Inspector</b> %1<p>Opens, compares, maps and converts "
+                          "safetensors, GGUF, NumPy and PyTorch checkpoints.")
+                           .arg(QApplication::applicationVersion()));
+  });
+}
+
+CheckpointTab* MainWindow::openFile(const QString& path) {
+  const QString absolute = QFileInfo(path).absoluteFilePath();
+  for (int i = 0; i < tabs_->count(); ++i) {
+    if (tabAt(i)->path() == absolute) {
+      tabs_->setCurrentIndex(i);
+      return tabAt(i);
+    }
+  }
+  auto* tab = new CheckpointTab(absolute);
+  const int index = tabs_->addTab(tab, QFileInfo(absolute).fileName());
+  tabs_->setTabToolTip(index, absolute);
+  tabs_->setCurrentIndex(index);
+  connect(tab, &CheckpointTab::statusChanged, this, [this, tab] {
+    if (tab == currentTab()) updateStatus();
+  });
+  connect(tab, &CheckpointTab::openRequested, this, [this](const QString& p) { openFile(p); });
+  connect(tab, &CheckpointTab::loaded, this, [this, tab] {
+    RecentFiles::add(tab->path());
+    updateTitle();
+    emit fileOpened(tab->path());
+  });
+  connect(tab, &CheckpointTab::loadFailed, this, [this, tab](const QString& message) {
+    // Only this tab goes; the others are untouched.
+    const QString failed_path = tab->path();
+    closeTab(tabs_->indexOf(tab));
+    showError(tr("Cannot open checkpoint"), tr("Could not open %1.").arg(QFileInfo(failed_path).fileName()),
+              message);
+    emit openFailed(failed_path, message);
+  });
   updateStatus();
-  return true;
+  return tab;
 }
 
-void MainWindow::expandToDepth(int depth) { view_->expandToDepth(depth); }
-
-void MainWindow::selectFirstTensor() {
-  // An empty panel beside a full tree reads as broken; show the first leaf.
-  QModelIndex index = proxy_->index(0, 0);
-  while (index.isValid() && proxy_->hasChildren(index)) index = proxy_->index(0, 0, index);
-  if (!index.isValid()) return;
-  view_->setCurrentIndex(index);
-  view_->scrollTo(index);
+void MainWindow::openFiles(const QStringList& paths) {
+  for (const QString& p : paths) openFile(p);
 }
 
-void MainWindow::chooseFile() {
-  const QString path = QFileDialog::getOpenFileName(
-      this, tr("Open checkpoint"), QString(),
+int MainWindow::tabCount() const { return tabs_->count(); }
+
+CheckpointTab* MainWindow::tabAt(int index) const { return qobject_cast<CheckpointTab*>(tabs_->widget(index)); }
+
+CheckpointTab* MainWindow::currentTab() const { return qobject_cast<CheckpointTab*>(tabs_->currentWidget()); }
+
+void MainWindow::closeTab(int index) {
+  QWidget* w = tabs_->widget(index);
+  if (w == nullptr) return;
+  tabs_->removeTab(index);
+  w->deleteLater();
+  updateStatus();
+  updateTitle();
+}
+
+void MainWindow::chooseFiles() {
+  const QString dir = QSettings().value(QStringLiteral("lastOpenDir")).toString();
+  const QStringList paths = QFileDialog::getOpenFileNames(
+      this, tr("Open checkpoints"), dir,
       tr("Checkpoints (*.safetensors *.gguf *.npz *.npy *.pt *.pth *.bin *.ckpt *.json);;All files (*)"));
-  if (!path.isEmpty()) openFile(path);
+  if (paths.isEmpty()) return;
+  QSettings().setValue(QStringLiteral("lastOpenDir"), QFileInfo(paths.front()).absolutePath());
+  openFiles(paths);
 }
 
-void MainWindow::showSelection(const QModelIndex& proxy_index) {
-  const QModelIndex index = proxy_->mapToSource(proxy_index);
-  const model::TreeNode* node = model_->node(index);
-  if (node == nullptr) {
-    details_->clear();
-    return;
+void MainWindow::rebuildRecentMenu() {
+  recent_menu_->clear();
+  const QStringList files = RecentFiles::list();
+  int n = 1;
+  for (const QString& f : files) {
+    // Mnemonics 1–9 so the list works from the keyboard.
+    const QString label = n <= 9 ? QStringLiteral("&%1  %2").arg(n).arg(QFileInfo(f).fileName())
+                                 : QFileInfo(f).fileName();
+    QAction* a = recent_menu_->addAction(label, this, [this, f] { openFile(f); });
+    a->setToolTip(f);
+    a->setStatusTip(f);
+    ++n;
   }
-  QString text;
-  if (const io::TensorInfo* t = model_->tensor(index)) {
-    text += QStringLiteral("%1\n\n").arg(QString::fromStdString(t->name));
-    text += tr("dtype       %1\n").arg(fromStd(io::name(t->dtype)));
-    text += tr("shape       %1\n").arg(shapeText(t->shape));
-    text += tr("parameters  %1 (%2)\n").arg(t->numel()).arg(humanCount(static_cast<std::uint64_t>(t->numel())));
-    text += tr("bytes       %1 (%2)\n").arg(t->nbytes).arg(humanBytes(t->nbytes));
-    text += tr("file        %1\n").arg(QString::fromStdString(t->file));
-    text += tr("offset      %1\n").arg(t->offset);
-    if (!t->layout_note.empty()) text += tr("layout      %1\n").arg(QString::fromStdString(t->layout_note));
-  }
-  if (!node->children.empty()) {
-    if (!text.isEmpty()) text += QLatin1Char('\n');
-    text += QStringLiteral("%1%2\n\n").arg(QString::fromStdString(node->path), node->is_list ? tr("  (list)") : QString());
-    QStringList dtypes;
-    for (io::DType d : node->dtypes) dtypes << fromStd(io::name(d));
-    text += tr("tensors     %1\n").arg(node->tensor_count);
-    text += tr("parameters  %1 (%2)\n").arg(node->parameters).arg(humanCount(node->parameters));
-    text += tr("bytes       %1 (%2)\n").arg(node->bytes).arg(humanBytes(node->bytes));
-    text += tr("dtypes      %1\n").arg(dtypes.join(QLatin1String(", ")));
-    text += tr("children    %1\n").arg(node->children.size());
-  }
-  details_->setPlainText(text);
+  if (files.isEmpty()) recent_menu_->addAction(tr("(none)"))->setEnabled(false);
+  recent_menu_->addSeparator();
+  recent_menu_->addAction(tr("Clear List"), this, [] { RecentFiles::clear(); })->setEnabled(!files.isEmpty());
 }
 
 void MainWindow::updateStatus() {
-  if (!checkpoint_) {
-    status_->setText(tr("No checkpoint open — File › Open… (Ctrl+O)"));
-    return;
-  }
-  const std::uint64_t n = checkpoint_->tensors.size();
-  status_->setText(QStringLiteral("%1 · %2 parameters · %3 · %4")
-                       .arg(n == 1 ? tr("1 tensor") : tr("%1 tensors").arg(n))
-                       .arg(humanCount(checkpoint_->total_parameters()))
-                       .arg(humanBytes(checkpoint_->total_bytes()))
-                       .arg(QString::fromStdString(checkpoint_->format_detail)));
+  const CheckpointTab* tab = currentTab();
+  status_->setText(tab != nullptr ? tab->statusText()
+                                  : tr("No checkpoint open — File › Open… (Ctrl+O) or drop files here"));
+}
+
+void MainWindow::updateTitle() {
+  const CheckpointTab* tab = currentTab();
+  setWindowTitle(tab != nullptr ? QFileInfo(tab->path()).fileName() + QStringLiteral(" — Checkpoint Inspector")
+                                : tr("Checkpoint Inspector"));
+}
+
+void MainWindow::showError(const QString& title, const QString& text, const QString& detail) {
+  // Not exec(): a modal loop would stall scripted runs and tests.
+  auto* box = new QMessageBox(QMessageBox::Critical, title, text, QMessageBox::Ok, this);
+  box->setInformativeText(detail);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+  if (!localFiles(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+  const QStringList files = localFiles(event->mimeData());
+  if (files.isEmpty()) return;
+  event->acceptProposedAction();
+  openFiles(files);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  QSettings settings;
+  settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  settings.setValue(QStringLiteral("window/state"), saveState());
+  QMainWindow::closeEvent(event);
 }
 
 }  // namespace ckpt::ui

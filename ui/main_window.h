@@ -1,25 +1,18 @@
 #pragma once
-// The main window: a filterable tree of one checkpoint's tensors beside a
-// panel describing the selected row, with totals in the status bar.
+// The main window: one tab per open checkpoint, menus, recent files, files
+// dropped on the window open as tabs, totals of the current tab in the
+// status bar.
 #include <QMainWindow>
 #include <QString>
-
-#include <memory>
-#include <optional>
-
-#include "io/checkpoint.h"
-#include "model/param_tree.h"
+#include <QStringList>
 
 class QLabel;
-class QLineEdit;
-class QPlainTextEdit;
-class QTreeView;
-class QModelIndex;
+class QMenu;
+class QTabWidget;
 
 namespace ckpt::ui {
 
-class ParamTreeModel;
-class TensorFilterProxy;
+class CheckpointTab;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -28,28 +21,37 @@ class MainWindow : public QMainWindow {
   explicit MainWindow(QWidget* parent = nullptr);
   ~MainWindow() override;
 
-  // Opens `path`, replacing what is shown. On failure shows the error in a
-  // message box, keeps the previous checkpoint and returns false.
-  bool openFile(const QString& path);
-  // Expands the tree's first levels so a fresh window shows some content.
-  void expandToDepth(int depth);
+  // Opens `path` in a new tab (or switches to the tab that has it open).
+  // Loading runs in the background; a failure shows a message, removes
+  // only that tab and emits openFailed.
+  CheckpointTab* openFile(const QString& path);
+  void openFiles(const QStringList& paths);
+
+  [[nodiscard]] int tabCount() const;
+  [[nodiscard]] CheckpointTab* tabAt(int index) const;
+  [[nodiscard]] CheckpointTab* currentTab() const;
+  void closeTab(int index);
+
+ signals:
+  void fileOpened(const QString& path);
+  void openFailed(const QString& path, const QString& message);
+
+ protected:
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+  void closeEvent(QCloseEvent* event) override;
 
  private:
-  void chooseFile();
-  void selectFirstTensor();
-  void showSelection(const QModelIndex& proxy_index);
+  void buildMenus();
+  void chooseFiles();
+  void rebuildRecentMenu();
   void updateStatus();
+  void updateTitle();
+  void showError(const QString& title, const QString& text, const QString& detail);
 
-  // Declared before the model so the model is reset before these go away.
-  std::optional<io::Checkpoint> checkpoint_;
-  std::optional<model::ParamTree> tree_;
-
-  ParamTreeModel* model_ = nullptr;      // owned by this (QObject parent)
-  TensorFilterProxy* proxy_ = nullptr;   // owned by this
-  QLineEdit* filter_ = nullptr;
-  QTreeView* view_ = nullptr;
-  QPlainTextEdit* details_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
   QLabel* status_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
 };
 
 }  // namespace ckpt::ui

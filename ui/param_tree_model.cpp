@@ -48,6 +48,18 @@ QString shapeText(const io::Shape& shape) {
   return QLatin1Char('[') + dims.join(QLatin1String(", ")) + QLatin1Char(']');
 }
 
+QString storageText(const io::TensorInfo& t) {
+  QStringList parts;
+  if (t.ggml_type) {
+    QStringList ne;
+    for (std::uint64_t d : t.ggml_ne) ne << QString::number(d);
+    parts << QStringLiteral("ggml type %1, ne [%2]").arg(*t.ggml_type).arg(ne.join(QLatin1String(", ")));
+  }
+  if (!t.layout_note.empty()) parts << QString::fromStdString(t.layout_note);
+  if (!t.data) parts << QStringLiteral("data not readable");
+  return parts.join(QLatin1String("; "));
+}
+
 QString dtypeText(const model::TreeNode& node) {
   if (node.dtypes.empty()) return {};
   if (node.dtypes.size() > 1) return QStringLiteral("mixed");
@@ -75,6 +87,11 @@ void ParamTreeModel::clear() {
   tensors_ = {};
   row_in_parent_.clear();
   endResetModel();
+}
+
+QModelIndex ParamTreeModel::indexOfNode(std::size_t node) const {
+  if (tree_ == nullptr || node == 0 || node >= tree_->size()) return {};
+  return createIndex(row_in_parent_[node], 0, static_cast<quintptr>(node));
 }
 
 std::optional<std::size_t> ParamTreeModel::nodeIndex(const QModelIndex& index) const {
@@ -125,6 +142,7 @@ QString ParamTreeModel::displayText(const model::TreeNode& n, int column) const 
     case DType: return dtypeText(n);
     case Parameters: return humanCount(n.parameters);
     case Size: return humanBytes(n.bytes);
+    case Storage: return t != nullptr ? storageText(*t) : QString();
     case Offset: return t != nullptr ? QString::number(t->offset) : QString();
     default: return {};
   }
@@ -140,6 +158,7 @@ QVariant ParamTreeModel::sortKey(std::size_t k, int column) const {
     case Parameters: return QVariant::fromValue<qulonglong>(n.parameters);
     case DType: return dtypeText(n);
     case Size: return QVariant::fromValue<qulonglong>(n.bytes);
+    case Storage: return n.tensor ? storageText(tensors_[*n.tensor]) : QString();
     case Offset: return QVariant::fromValue<qulonglong>(n.tensor ? tensors_[*n.tensor].offset : 0);
     default: return {};
   }
@@ -158,6 +177,7 @@ QVariant ParamTreeModel::data(const QModelIndex& index, int role) const {
         return static_cast<int>(Qt::AlignRight | Qt::AlignVCenter);
       return {};
     case SortRole: return sortKey(*k, index.column());
+    case IsTensorRole: return n.tensor.has_value();
     default: return {};
   }
 }
@@ -172,6 +192,7 @@ QVariant ParamTreeModel::headerData(int section, Qt::Orientation orientation, in
         case DType: return tr("DType");
         case Parameters: return tr("Parameters");
         case Size: return tr("Size");
+        case Storage: return tr("Storage");
         case Offset: return tr("Offset");
         default: return {};
       }

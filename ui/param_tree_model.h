@@ -20,10 +20,11 @@ class ParamTreeModel : public QAbstractItemModel {
   Q_OBJECT
 
  public:
-  enum Column : int { Name, Shape, DType, Parameters, Size, Offset, ColumnCount };
+  enum Column : int { Name, Shape, DType, Parameters, Size, Storage, Offset, ColumnCount };
   enum Role : int {
     SortRole = Qt::UserRole + 1,  // raw numbers (or natural order for names), for the proxy
     PathRole,                     // the node's full dotted path, for filtering
+    IsTensorRole,                 // true on rows that are a tensor (leaves and tensors with children)
   };
 
   explicit ParamTreeModel(QObject* parent = nullptr);
@@ -31,6 +32,9 @@ class ParamTreeModel : public QAbstractItemModel {
   // `tree` and `tensors` must outlive the model or the next setTree()/clear().
   void setTree(const model::ParamTree& tree, std::span<const io::TensorInfo> tensors);
   void clear();
+  [[nodiscard]] const model::ParamTree* tree() const { return tree_; }
+  // The index of tree node `node` (column 0); invalid for the root.
+  [[nodiscard]] QModelIndex indexOfNode(std::size_t node) const;
 
   // The tree node behind `index` (nullopt for an invalid index).
   [[nodiscard]] std::optional<std::size_t> nodeIndex(const QModelIndex& index) const;
@@ -62,6 +66,9 @@ class ParamTreeModel : public QAbstractItemModel {
 [[nodiscard]] QString humanCount(std::uint64_t count);
 // "[4096, 4096]"; "[]" for a scalar.
 [[nodiscard]] QString shapeText(const io::Shape& shape);
+// How the bytes sit in the file: the GGUF type and ggml dims, or the
+// reader's layout note (fortran order, deflated, big-endian, …).
+[[nodiscard]] QString storageText(const io::TensorInfo& tensor);
 // The single dtype's name, "mixed", or empty when the subtree holds none.
 [[nodiscard]] QString dtypeText(const model::TreeNode& node);
 
