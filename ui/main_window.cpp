@@ -17,7 +17,9 @@
 #include <QTabWidget>
 #include <QUrl>
 
+#include "io/open.h"
 #include "ui/checkpoint_tab.h"
+#include "ui/icons.h"
 #include "ui/param_tree_view.h"
 #include "ui/recent_files.h"
 
@@ -52,6 +54,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   buildMenus();
   setAcceptDrops(true);
   setWindowTitle(tr("Checkpoint Inspector"));
+  setWindowIcon(appIcon());
   resize(1280, 800);
   const QSettings settings;
   restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
@@ -123,7 +126,8 @@ CheckpointTab* MainWindow::openFile(const QString& path) {
     }
   }
   auto* tab = new CheckpointTab(absolute);
-  const int index = tabs_->addTab(tab, QFileInfo(absolute).fileName());
+  const auto format = io::format_from_extension(absolute.toStdString());
+  const int index = tabs_->addTab(tab, format ? formatIcon(*format) : QIcon(), QFileInfo(absolute).fileName());
   tabs_->setTabToolTip(index, absolute);
   tabs_->setCurrentIndex(index);
   connect(tab, &CheckpointTab::statusChanged, this, [this, tab] {

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "io/dtype.h"
+#include "ui/icons.h"
 
 namespace ckpt::ui {
 
@@ -176,6 +177,9 @@ QVariant ParamTreeModel::data(const QModelIndex& index, int role) const {
       if (index.column() == Parameters || index.column() == Size || index.column() == Offset)
         return static_cast<int>(Qt::AlignRight | Qt::AlignVCenter);
       return {};
+    case Qt::DecorationRole:
+      if (index.column() != Name) return {};
+      return n.children.empty() ? tensorIcon() : groupIcon();
     case SortRole: return sortKey(*k, index.column());
     case IsTensorRole: return n.tensor.has_value();
     default: return {};
