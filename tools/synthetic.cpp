@@ -1,6 +1,7 @@
 #include "tools/synthetic.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cstring>
 
 #include "io/float_convert.h"
@@ -83,6 +84,15 @@ std::vector<io::TensorInfo> synthetic_checkpoint(std::size_t count, std::uint64_
   for (std::size_t k = 0; k < count; ++k)
     out.push_back(synthetic_tensor("layers." + std::to_string(k) + ".weight", dtype, {rows, cols}, k));
   return out;
+}
+
+std::string transformer_name(std::size_t k) {
+  static constexpr const char* kParts[] = {
+      "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj",
+      "mlp.up_proj",      "mlp.down_proj",    "input_layernorm",  "post_attention_layernorm",
+  };
+  constexpr std::size_t n = std::size(kParts);
+  return "model.layers." + std::to_string(k / n) + "." + kParts[k % n] + ".weight";
 }
 
 }  // namespace ckpt::tools

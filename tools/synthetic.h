@@ -20,4 +20,9 @@ namespace ckpt::tools {
 [[nodiscard]] std::vector<io::TensorInfo> synthetic_checkpoint(std::size_t count, std::uint64_t total_bytes, io::DType dtype,
                                                                bool conv = false);
 
+// The k-th name of a Llama-style decoder, nine tensors per layer
+// ("model.layers.3.self_attn.q_proj.weight"), so a synthetic file has the
+// nesting a real one has (for the desktop app's tree benchmarks).
+[[nodiscard]] std::string transformer_name(std::size_t k);
+
 }  // namespace ckpt::tools
