@@ -36,6 +36,10 @@ std::vector<std::string_view> quoted(std::string_view s) {
 
 PreviewModel::PreviewModel(QObject* parent) : QAbstractTableModel(parent) {}
 
+bool PreviewModel::isCell(const QModelIndex& index) const {
+  return index.isValid() && checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid);
+}
+
 void PreviewModel::setReport(std::shared_ptr<const model::MapReport> report) {
   const bool same_entries = report_ && report && report_->entries.size() == report->entries.size();
   report_ = std::move(report);
@@ -153,12 +157,12 @@ void PreviewModel::setTextFilter(const QString& text) {
 }
 
 const model::MapEntry* PreviewModel::entry(const QModelIndex& index) const {
-  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return nullptr;
+  if (!isCell(index)) return nullptr;
   return &report_->entries[static_cast<std::size_t>(rows_[static_cast<std::size_t>(index.row())])];
 }
 
 int PreviewModel::entryFlags(const QModelIndex& index) const {
-  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return 0;
+  if (!isCell(index)) return 0;
   return flags_[static_cast<std::size_t>(rows_[static_cast<std::size_t>(index.row())])];
 }
 
@@ -204,7 +208,7 @@ QString PreviewModel::toolTip(int entry) const {
 }
 
 QVariant PreviewModel::data(const QModelIndex& index, int role) const {
-  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
+  if (!isCell(index)) return {};
   const int entry_index = rows_[static_cast<std::size_t>(index.row())];
   const auto& e = report_->entries[static_cast<std::size_t>(entry_index)];
   const int f = flags_[static_cast<std::size_t>(entry_index)];

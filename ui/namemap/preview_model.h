@@ -72,6 +72,8 @@ class PreviewModel : public QAbstractTableModel {
                                     int role = Qt::DisplayRole) const override;
 
  private:
+  // A cell of this table (invalid indexes are normal queries, not misuse).
+  [[nodiscard]] bool isCell(const QModelIndex& index) const;
   void classify();
   [[nodiscard]] std::vector<int> visibleEntries() const;
   void refreshRows(bool same_entries);

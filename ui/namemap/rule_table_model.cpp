@@ -64,6 +64,10 @@ QString matchName(model::Rule::Match match) {
 
 RuleTableModel::RuleTableModel(QObject* parent) : QAbstractTableModel(parent) {}
 
+bool RuleTableModel::isCell(const QModelIndex& index) const {
+  return index.isValid() && checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid);
+}
+
 RuleTableModel::Row RuleTableModel::makeRow(const model::Rule& rule) {
   Row row;
   row.rule = rule;
@@ -94,6 +98,11 @@ void RuleTableModel::validate(Row& row) {
   }
   row.rule.transforms = std::move(parsed.transforms);
   row.error = coreError(row.rule);
+  // Accepted text is shown in the core's words, so short forms read like the CLI's reports.
+  if (row.error.isEmpty()) {
+    row.rank_text = row.rule.rank ? QString::number(*row.rule.rank) : QString();
+    row.transforms_text = transformsText(row.rule.transforms);
+  }
 }
 
 void RuleTableModel::setRules(const std::vector<model::Rule>& rules) {
@@ -201,7 +210,7 @@ QVariant RuleTableModel::toolTip(const Row& row, int column) const {
 }
 
 QVariant RuleTableModel::data(const QModelIndex& index, int role) const {
-  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
+  if (!isCell(index)) return {};
   const Row& row = rows_[static_cast<std::size_t>(index.row())];
   const int column = index.column();
   switch (role) {
@@ -224,7 +233,7 @@ QVariant RuleTableModel::data(const QModelIndex& index, int role) const {
 }
 
 bool RuleTableModel::setData(const QModelIndex& index, const QVariant& value, int role) {
-  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return false;
+  if (!isCell(index)) return false;
   Row& row = rows_[static_cast<std::size_t>(index.row())];
   const int column = index.column();
   if (column == Drop) {
@@ -263,7 +272,7 @@ void RuleTableModel::rowChanged(int row) {
 }
 
 Qt::ItemFlags RuleTableModel::flags(const QModelIndex& index) const {
-  if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return Qt::NoItemFlags;
+  if (!isCell(index)) return Qt::NoItemFlags;
   Qt::ItemFlags f = Qt::ItemIsEnabled | Qt::ItemIsSelectable | Qt::ItemNeverHasChildren;
   if (index.column() == Drop) f |= Qt::ItemIsUserCheckable;
   else if (editable(index.column())) f |= Qt::ItemIsEditable;

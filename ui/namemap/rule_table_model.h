@@ -67,6 +67,8 @@ class RuleTableModel : public QAbstractTableModel {
     int matches = -1;
   };
 
+  // A cell of this table (invalid indexes are normal queries, not misuse).
+  [[nodiscard]] bool isCell(const QModelIndex& index) const;
   [[nodiscard]] static Row makeRow(const model::Rule& rule);
   static void validate(Row& row);
   [[nodiscard]] QVariant displayText(const Row& row, int column) const;
