@@ -1,8 +1,8 @@
 #include "ui/tensor/value_text.h"
 
-#include <QLocale>
 #include <QStringList>
 
+#include <charconv>
 #include <cmath>
 #include <vector>
 
@@ -45,9 +45,12 @@ QString valueText(double v, io::DType dtype) {
 QString preciseValueText(double v, io::DType dtype) {
   if (!std::isfinite(v)) return nonFinite(v);
   if (integral(dtype)) return QString::number(v, 'f', 0);
+  // std::to_chars gives the shortest text that reads back to the same value
+  // of the argument's own type; Qt's float overloads widen to double first.
+  char buf[64];
   const bool wide = dtype == io::DType::F64 || dtype == io::DType::C128;
-  if (wide) return QString::number(v, 'g', QLocale::FloatingPointShortest);
-  return QString::number(static_cast<float>(v), 'g', QLocale::FloatingPointShortest);
+  const auto r = wide ? std::to_chars(buf, buf + sizeof buf, v) : std::to_chars(buf, buf + sizeof buf, static_cast<float>(v));
+  return QString::fromLatin1(buf, r.ptr - buf);
 }
 
 QString elementIndexText(const model::Window& w, int rank, std::int64_t r, std::int64_t c) {
