@@ -62,7 +62,7 @@ QColor categoryHue(model::Category c) {
     case model::Category::Unexpected: return {0xe0, 0x8a, 0x1e};
     case model::Category::ShapeMismatch: return {0xb8, 0x33, 0x9e};
     case model::Category::LayoutMismatch: return {0x5b, 0x6e, 0xe1};
-    case model::Category::DtypeDiffers: return {0x1c, 0x9a, 0xa8};
+    case model::Category::DtypeDiffers: return {0x00, 0xa0, 0xd0};
   }
   return {};
 }
@@ -70,7 +70,7 @@ QColor categoryHue(model::Category c) {
 QColor categoryBackground(model::Category c, const QPalette& palette) {
   // A dark Base needs more of the hue to show at all; a light one less, or
   // dark text on it loses contrast.
-  return blend(palette.color(QPalette::Base), categoryHue(c), isDark(palette) ? 0.30 : 0.18);
+  return blend(palette.color(QPalette::Base), categoryHue(c), isDark(palette) ? 0.32 : 0.24);
 }
 
 QColor verdictColor(bool ok, const QPalette& palette) {

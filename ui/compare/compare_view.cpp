@@ -27,6 +27,7 @@
 #include "io/open.h"
 #include "ui/compare/compare_filter_proxy.h"
 #include "ui/compare/compare_model.h"
+#include "ui/compare/side_divider_delegate.h"
 
 namespace ckpt::ui {
 
@@ -123,7 +124,9 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   error_layout->addWidget(error_, 1);
   error_box_->hide();
 
-  auto* chips = new QHBoxLayout;
+  filter_row_ = new QWidget;
+  auto* chips = new QHBoxLayout(filter_row_);
+  chips->setContentsMargins(0, 0, 0, 0);
   chips->addWidget(new QLabel(tr("Show:")));
   for (std::size_t k = 0; k < kCategories.size(); ++k) {
     const model::Category c = kCategories[k];
@@ -160,13 +163,20 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   // No sort indicator: rows stay in the diff's order (spec order, then unexpected) until a header is clicked.
   table_->horizontalHeader()->setSortIndicator(-1, Qt::AscendingOrder);
   table_->setSortingEnabled(true);
-  table_->horizontalHeader()->setStretchLastSection(true);
-  table_->horizontalHeader()->setHighlightSections(false);
+  QHeaderView* header = table_->horizontalHeader();
+  header->setHighlightSections(false);
   const std::pair<int, int> widths[] = {
-      {CompareModel::CategoryColumn, 100}, {CompareModel::LeftNameColumn, 230},  {CompareModel::LeftShapeColumn, 110},
+      {CompareModel::CategoryColumn, 115}, {CompareModel::LeftNameColumn, 230},  {CompareModel::LeftShapeColumn, 110},
       {CompareModel::LeftDTypeColumn, 75}, {CompareModel::RightNameColumn, 230}, {CompareModel::RightShapeColumn, 110},
-      {CompareModel::RightDTypeColumn, 90}, {CompareModel::NoteColumn, 190}};
-  for (const auto& [column, width] : widths) table_->horizontalHeader()->resizeSection(column, width);
+      {CompareModel::RightDTypeColumn, 95}, {CompareModel::NoteColumn, 190},     {CompareModel::AgreementColumn, 220}};
+  for (const auto& [column, width] : widths) header->resizeSection(column, width);
+  // The note takes the slack, so the agreement column keeps its width when it is shown.
+  header->setSectionResizeMode(CompareModel::NoteColumn, QHeaderView::Stretch);
+  table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+  table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 8);
+  auto* divider = new SideDividerDelegate(table_);
+  table_->setItemDelegateForColumn(CompareModel::RightNameColumn, divider);
+  table_->setItemDelegateForColumn(CompareModel::NoteColumn, divider);
 
   placeholder_ = new QLabel;
   placeholder_->setWordWrap(true);
@@ -181,7 +191,7 @@ CompareView::CompareView(QWidget* parent) : QWidget(parent) {
   layout->addLayout(verdict_row);
   layout->addWidget(left_info_);
   layout->addWidget(error_box_);
-  layout->addLayout(chips);
+  layout->addWidget(filter_row_);
   layout->addWidget(stack_, 1);
 
   applyPalette();
@@ -325,7 +335,10 @@ void CompareView::recompute() {
         have_ = model::apply_map(map_, left_->tensors, &report);
         report_ = std::move(report);
       } catch (const std::exception& e) {
-        map_error_ = tr("The name map is not applied: %1").arg(errorMessage(e));
+        // The core's sentence already says "the name map cannot be applied: …"; others need the context.
+        map_error_ = errorMessage(e);
+        if (!map_error_.contains(QLatin1String("name map"))) map_error_ = tr("The name map is not applied: %1").arg(map_error_);
+        if (!map_error_.isEmpty()) map_error_[0] = map_error_[0].toUpper();
       }
     }
     try {
@@ -479,7 +492,11 @@ void CompareView::updateHeader() {
         renamed += e.source != e.target ? 1 : 0;
         relaid += e.transforms.empty() ? 0 : 1;
       }
-      text += tr(" · name map: %1 renamed, %2 transformed, %3 dropped").arg(renamed).arg(relaid).arg(dropped);
+      QStringList did;
+      if (renamed > 0) did << tr("%1 renamed").arg(renamed);
+      if (relaid > 0) did << tr("%1 transformed").arg(relaid);
+      if (dropped > 0) did << tr("%1 dropped").arg(dropped);
+      text += tr(" · name map: %1").arg(did.isEmpty() ? tr("changes nothing") : did.join(QLatin1String(", ")));
     } else if (!map_error_.isEmpty()) {
       text += tr(" · name map not applied");
     }
@@ -508,6 +525,7 @@ void CompareView::updateHeader() {
                              "Use “Open spec…” or “Open checkpoint…” above."));
   }
   stack_->setCurrentWidget(diff_ ? static_cast<QWidget*>(table_) : placeholder_);
+  filter_row_->setEnabled(diff_.has_value());
 }
 
 void CompareView::updateCounts() {

@@ -116,6 +116,7 @@ class CompareView : public QWidget {
   QLabel* error_ = nullptr;
   QWidget* error_box_ = nullptr;
   std::array<QToolButton*, kCategories.size()> category_buttons_{};
+  QWidget* filter_row_ = nullptr;  // category buttons and the text filter, idle without a diff
   QLineEdit* filter_ = nullptr;
   QStackedWidget* stack_ = nullptr;
   QLabel* placeholder_ = nullptr;
