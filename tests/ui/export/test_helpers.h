@@ -113,8 +113,8 @@ inline std::shared_ptr<const io::Checkpoint> gatedCheckpoint(const QString& path
   ck.format_detail = "safetensors";
   io::TensorInfo t;
   t.name = "big.weight";
-  t.dtype = io::DType::U8;
-  t.shape = {static_cast<std::int64_t>(data->bytes())};
+  t.dtype = io::DType::F32;  // storable by every format
+  t.shape = {static_cast<std::int64_t>(data->bytes() / 4)};
   t.nbytes = data->bytes();
   t.data = std::move(data);
   ck.tensors.push_back(std::move(t));
