@@ -26,6 +26,7 @@
 
 #include "io/error.h"
 #include "ui/namemap/choice_delegate.h"
+#include "ui/namemap/counted.h"
 #include "ui/namemap/map_planner.h"
 #include "ui/namemap/preview_model.h"
 #include "ui/namemap/rule_table_model.h"
@@ -110,7 +111,7 @@ NameMapEditor::NameMapEditor(QWidget* parent) : QWidget(parent), planner_(std::m
   rule_view_->setColumnWidth(RuleTableModel::Drop, 48);
   rule_view_->setColumnWidth(RuleTableModel::Rank, 48);
   rule_view_->setColumnWidth(RuleTableModel::Transforms, 170);
-  rule_view_->setColumnWidth(RuleTableModel::Matches, 70);
+  rule_view_->setColumnWidth(RuleTableModel::Matches, 95);
   rule_view_->addAction(remove_);
   rule_view_->addAction(up_);
   rule_view_->addAction(down_);
@@ -284,10 +285,8 @@ void NameMapEditor::setSpec(std::optional<model::ModuleSpec> spec) {
   spec_ = std::move(spec);
   if (spec_) {
     const QString from = spec_->source.empty() ? tr("the spec") : QFileInfo(fromStd(spec_->source)).fileName();
-    suggest_->setToolTip(tr("Suggest rules that turn this checkpoint's names and layouts into those of %1 "
-                            "(%n parameter(s)); added before your rules",
-                            nullptr, static_cast<int>(spec_->params.size()))
-                             .arg(from));
+    suggest_->setToolTip(tr("Suggest rules that turn this checkpoint's names and layouts into those of %1 (%2); added before your rules")
+                             .arg(from, counted(static_cast<long long>(spec_->params.size()), "parameter", "parameters")));
   } else {
     suggest_->setToolTip(tr("Choose a spec (JSON) or a checkpoint whose names and layouts to match, then suggest rules"));
   }
@@ -344,8 +343,9 @@ bool NameMapEditor::loadMap(const QString& path_or_preset) {
   const std::string description = model::preset_description(path_or_preset.toStdString());
   if (description.empty()) {
     last_dir_ = QFileInfo(path_or_preset).absolutePath();
-    showMessage(tr("Loaded %1 (%n rule(s)).", nullptr, static_cast<int>(loaded.rules.size()))
-                    .arg(QFileInfo(path_or_preset).fileName()),
+    showMessage(tr("Loaded %1 (%2).")
+                    .arg(QFileInfo(path_or_preset).fileName(),
+                         counted(static_cast<long long>(loaded.rules.size()), "rule", "rules")),
                 false);
   } else {
     showMessage(tr("Preset %1: %2").arg(path_or_preset, fromStd(description)), false);
@@ -372,7 +372,8 @@ bool NameMapEditor::saveMap(const QString& path) {
     return false;
   }
   last_dir_ = QFileInfo(path).absolutePath();
-  showMessage(tr("Saved %n rule(s) to %1.", nullptr, static_cast<int>(m.rules.size())).arg(QFileInfo(path).fileName()),
+  showMessage(tr("Saved %1 to %2.")
+                  .arg(counted(static_cast<long long>(m.rules.size()), "rule", "rules"), QFileInfo(path).fileName()),
               false);
   return true;
 }
@@ -423,7 +424,8 @@ void NameMapEditor::appendPreset(const QString& name) {
     std::vector<model::Rule> all = rules_->rules();
     all.insert(all.end(), preset.rules.begin(), preset.rules.end());
     rules_->setRules(all);
-    showMessage(tr("Added the %n rule(s) of %1 after yours.", nullptr, static_cast<int>(preset.rules.size())).arg(name),
+    showMessage(tr("Added the %1 of %2 after yours.")
+                    .arg(counted(static_cast<long long>(preset.rules.size()), "rule", "rules"), name),
                 false);
   } catch (const std::exception& e) {
     showMessage(tr("Could not load %1: %2").arg(name, errorText(e)), true);
@@ -464,8 +466,8 @@ bool NameMapEditor::suggestFromSpec() {
   // Suggestions are exact or specific, so they go first: the first matching rule decides.
   merged.insert(merged.end(), current.begin(), current.end());
   rules_->setRules(merged);
-  QString text = tr("Added %n suggested rule(s) before yours", nullptr, added);
-  if (already > 0) text += tr(" (%n already there)", nullptr, already);
+  QString text = tr("Added %1 before yours").arg(counted(added, "suggested rule", "suggested rules"));
+  if (already > 0) text += tr(" (%1 already there)").arg(already);
   showMessage(text + QLatin1Char('.'), false);
   return true;
 }
@@ -538,19 +540,19 @@ void NameMapEditor::updateSummary() {
   } else if (report != nullptr) {
     const PreviewModel::Counts c = preview_->counts();
     QStringList counts;
-    if (c.renamed) counts << tr("%n renamed", nullptr, c.renamed);
-    if (c.transformed) counts << tr("%n re-laid-out or cast", nullptr, c.transformed);
-    if (c.dropped) counts << tr("%n dropped", nullptr, c.dropped);
-    if (c.unmapped) counts << tr("%n unmapped", nullptr, c.unmapped);
-    if (c.conflicts) counts << tr("%n conflict(s)", nullptr, c.conflicts);
-    if (c.errors) counts << tr("%n error(s)", nullptr, c.errors);
+    if (c.renamed) counts << tr("%1 renamed").arg(c.renamed);
+    if (c.transformed) counts << tr("%1 transformed").arg(c.transformed);
+    if (c.dropped) counts << tr("%1 dropped").arg(c.dropped);
+    if (c.unmapped) counts << tr("%1 unmapped").arg(c.unmapped);
+    if (c.conflicts) counts << counted(c.conflicts, "conflict", "conflicts");
+    if (c.errors) counts << counted(c.errors, "error", "errors");
     if (counts.isEmpty()) counts << tr("no name changes");
     std::vector<int> unused;
     for (int r : report->unused_rules)
       if (r < rules_->rowCount() && rules_->isValid(r)) unused.push_back(r);
     if (!unused.empty()) counts << tr("%1 matched nothing").arg(ruleList(unused));
-    if (!report->notes.empty()) counts << tr("%n note(s)", nullptr, static_cast<int>(report->notes.size()));
-    parts << tr("%n name(s): ", nullptr, c.names) + counts.join(QLatin1String(", "));
+    if (!report->notes.empty()) counts << counted(static_cast<long long>(report->notes.size()), "note", "notes");
+    parts << counted(c.names, "name", "names") + QLatin1String(": ") + counts.join(QLatin1String(", "));
     for (const auto& err : report->errors) {
       if (tips.size() >= 20) break;
       tips << tr("error: %1").arg(fromStd(err));

@@ -222,7 +222,9 @@ QVariant PreviewModel::data(const QModelIndex& index, int role) const {
     case Qt::BackgroundRole:
       if (f & (Conflict | Error)) return QBrush(tint::problem());
       if (f & Dropped) return QBrush(tint::removed());
-      if (f & Unmapped) return QBrush(tint::attention());
+      // Kept unmapped names are often most of a checkpoint (a preset that
+      // only touches conv weights); tinting whole rows would drown the rest.
+      if ((f & Unmapped) && (column == Target || column == Rule)) return QBrush(tint::attention());
       return {};
     case Qt::ForegroundRole:
       if ((f & Dropped) && column == Target) return QBrush(tint::mutedText());

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "io/error.h"
+#include "ui/namemap/counted.h"
 #include "ui/namemap/tint.h"
 #include "ui/namemap/transform_text.h"
 
@@ -203,7 +204,7 @@ QVariant RuleTableModel::toolTip(const Row& row, int column) const {
     case Transforms: return tr("Steps separated by ';', e.g. permute 0,2,3,1; cast float16");
     case Matches:
       if (row.matches == 0) return tr("Matched nothing: an earlier rule takes these names, or the pattern is wrong");
-      return row.matches > 0 ? tr("First match for %n name(s)", nullptr, row.matches) : QVariant();
+      return row.matches > 0 ? tr("First match for %1").arg(counted(row.matches, "name", "names")) : QVariant();
     case Note: return row.rule.note.empty() ? tr("Why the rule exists; shown in reports") : fromStd(row.rule.note);
     default: return {};
   }

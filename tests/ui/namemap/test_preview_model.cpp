@@ -118,7 +118,9 @@ class TestPreviewModel : public QObject {
     QCOMPARE(cell(m, 6, PreviewModel::Rule), QStringLiteral("none"));
     QCOMPARE(cell(m, 6, PreviewModel::Target), QStringLiteral("head.bias"));
     QCOMPARE(m.entryFlags(m.index(6, 0)), int{PreviewModel::Unmapped});
-    QCOMPARE(m.index(6, 0).data(Qt::BackgroundRole).value<QBrush>().color(), ckpt::ui::tint::attention());
+    QCOMPARE(m.index(6, PreviewModel::Rule).data(Qt::BackgroundRole).value<QBrush>().color(),
+             ckpt::ui::tint::attention());
+    QVERIFY(!m.index(6, PreviewModel::Source).data(Qt::BackgroundRole).isValid());
   }
 
   void conflictsAndErrorsAreHighlighted() {
