@@ -147,6 +147,28 @@ class TestCompareView : public QObject {
 
   QString path(const QString& name) const { return dir_.filePath(name); }
 
+  // w1 equal in both, w2 off by 0.25 in one element, one name only in each.
+  std::pair<QString, QString> valuePair() const {
+    const QString a = path(QStringLiteral("a.safetensors")), b = path(QStringLiteral("b.safetensors"));
+    if (!QFile::exists(a) || !QFile::exists(b)) {
+      writeCheckpoint(a, {f32("w1", {3, 4}, ramp), f32("w2", {5}, ramp), f32("a.only", {2}, ramp)});
+      writeCheckpoint(b, {f32("w1", {3, 4}, ramp), f32("w2", {5}, [](std::int64_t k) { return ramp(k) + (k == 2 ? 0.25f : 0.0f); }),
+                          f32("b.only", {2}, ramp)});
+    }
+    return {a, b};
+  }
+
+  // Two checkpoints large enough (2 × 16 MiB each) that comparing them is still running when a test acts.
+  std::pair<QString, QString> bigPair() const {
+    const QString a = path(QStringLiteral("big_a.safetensors")), b = path(QStringLiteral("big_b.safetensors"));
+    if (!QFile::exists(a) || !QFile::exists(b)) {
+      const std::int64_t n = std::int64_t{1} << 22;
+      writeCheckpoint(a, {f32("big", {n}, ramp), f32("big2", {n}, ramp)});
+      writeCheckpoint(b, {f32("big", {n}, ramp), f32("big2", {n}, ramp)});
+    }
+    return {a, b};
+  }
+
  private slots:
   void initTestCase() {
     QVERIFY(dir_.isValid());
@@ -338,10 +360,7 @@ class TestCompareView : public QObject {
   }
 
   void twoCheckpointsGetValueAgreementInTheBackground() {
-    const QString a = path(QStringLiteral("a.safetensors")), b = path(QStringLiteral("b.safetensors"));
-    writeCheckpoint(a, {f32("w1", {3, 4}, ramp), f32("w2", {5}, ramp), f32("a.only", {2}, ramp)});
-    writeCheckpoint(b, {f32("w1", {3, 4}, ramp), f32("w2", {5}, [](std::int64_t k) { return ramp(k) + (k == 2 ? 0.25f : 0.0f); }),
-                        f32("b.only", {2}, ramp)});
+    const auto [a, b] = valuePair();
     CompareView view;
     view.setCheckpoint(openCheckpoint(a));
     QSignalSpy ready(&view, &CompareView::agreementReady);
@@ -398,11 +417,7 @@ class TestCompareView : public QObject {
   }
 
   void changedInputsDropTheRunningComparison() {
-    // Large enough that the comparison is still running when the inputs change.
-    const std::int64_t n = std::int64_t{1} << 22;
-    const QString a = path(QStringLiteral("big_a.safetensors")), b = path(QStringLiteral("big_b.safetensors"));
-    writeCheckpoint(a, {f32("big", {n}, ramp), f32("big2", {n}, ramp)});
-    writeCheckpoint(b, {f32("big", {n}, ramp), f32("big2", {n}, ramp)});
+    const auto [a, b] = bigPair();
     CompareView view;
     view.setCheckpoint(openCheckpoint(a));
     QSignalSpy ready(&view, &CompareView::agreementReady);
@@ -426,8 +441,7 @@ class TestCompareView : public QObject {
   }
 
   void destroyingTheViewMidComparisonJoinsCleanly() {
-    const QString a = path(QStringLiteral("big_a.safetensors")), b = path(QStringLiteral("big_b.safetensors"));
-    QVERIFY(QFile::exists(a) && QFile::exists(b));
+    const auto [a, b] = bigPair();
     auto view = std::make_unique<CompareView>();
     view->setCheckpoint(openCheckpoint(a));
     QVERIFY(view->loadCheckpoint(b));
@@ -452,7 +466,7 @@ class TestCompareView : public QObject {
   }
 
   void followsLightAndDarkPalettes() {
-    const QString a = path(QStringLiteral("a.safetensors")), b = path(QStringLiteral("b.safetensors"));
+    const auto [a, b] = valuePair();
     CompareView view;
     view.resize(1280, 420);
     view.setCheckpoint(openCheckpoint(have_path_));
