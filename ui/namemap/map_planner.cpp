@@ -64,7 +64,8 @@ void MapPlanner::run() {
     // in the GUI thread.
     job = Job{};
     QMetaObject::invokeMethod(
-        this, [this, generation, report = std::move(report), error]() mutable {
+        this,
+        [this, generation, report = std::move(report), error]() mutable {
           deliver(generation, std::move(report), error);
         },
         Qt::QueuedConnection);
@@ -75,8 +76,10 @@ void MapPlanner::deliver(std::uint64_t generation, std::shared_ptr<const model::
                          const QString& error) {
   if (generation != latest_) return;  // a newer request is on its way
   delivered_ = generation;
-  if (report) emit planned(std::move(report));
-  else emit failed(error);
+  if (report)
+    emit planned(std::move(report));
+  else
+    emit failed(error);
 }
 
 }  // namespace ckpt::ui

@@ -28,9 +28,10 @@
 #include "ui/namemap/choice_delegate.h"
 #include "ui/namemap/counted.h"
 #include "ui/namemap/map_planner.h"
+#include "ui/namemap/map_summary.h"
+#include "ui/namemap/message_bar.h"
 #include "ui/namemap/preview_model.h"
 #include "ui/namemap/rule_table_model.h"
-#include "ui/namemap/tint.h"
 
 namespace ckpt::ui {
 
@@ -53,13 +54,6 @@ bool sameRule(const model::Rule& a, const model::Rule& b) {
          a.rank == b.rank && a.transforms == b.transforms;
 }
 
-// "rule 3" / "rules 3, 7".
-QString ruleList(const std::vector<int>& rows) {
-  QStringList numbers;
-  for (int r : rows) numbers << QString::number(r);
-  return (rows.size() == 1 ? QObject::tr("rule %1") : QObject::tr("rules %1")).arg(numbers.join(QLatin1String(", ")));
-}
-
 }  // namespace
 
 NameMapEditor::NameMapEditor(QWidget* parent) : QWidget(parent), planner_(std::make_unique<MapPlanner>()) {
@@ -75,22 +69,8 @@ NameMapEditor::NameMapEditor(QWidget* parent) : QWidget(parent), planner_(std::m
   buildToolBar(bar);
   layout->addWidget(bar);
 
-  message_bar_ = new QWidget;
-  message_bar_->setAutoFillBackground(true);
-  auto* message_layout = new QHBoxLayout(message_bar_);
-  message_layout->setContentsMargins(8, 4, 4, 4);
-  message_ = new QLabel;
-  message_->setWordWrap(true);
-  message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  message_layout->addWidget(message_, 1);
-  auto* dismiss = new QToolButton;
-  dismiss->setText(QStringLiteral("×"));
-  dismiss->setAutoRaise(true);
-  dismiss->setToolTip(tr("Dismiss"));
-  connect(dismiss, &QToolButton::clicked, this, &NameMapEditor::clearMessage);
-  message_layout->addWidget(dismiss, 0, Qt::AlignTop);
-  message_bar_->hide();
-  layout->addWidget(message_bar_);
+  messages_ = new MessageBar;
+  layout->addWidget(messages_);
 
   rule_view_ = new QTableView;
   rule_view_->setModel(rules_);
@@ -186,12 +166,11 @@ NameMapEditor::NameMapEditor(QWidget* parent) : QWidget(parent), planner_(std::m
   connect(planner_.get(), &MapPlanner::planned, this, &NameMapEditor::onPlanned);
   connect(planner_.get(), &MapPlanner::failed, this, [this](const QString& message) {
     slow_hint_->stop();
-    showMessage(tr("The preview failed: %1").arg(message), true);
+    messages_->showError(tr("The preview failed: %1").arg(message));
   });
   connect(unmapped_, &QComboBox::currentIndexChanged, this, &NameMapEditor::onMapEdited);
-  connect(show_, &QComboBox::currentIndexChanged, this, [this] {
-    preview_->setFilter(static_cast<PreviewModel::Filter>(show_->currentData().toInt()));
-  });
+  connect(show_, &QComboBox::currentIndexChanged, this,
+          [this] { preview_->setFilter(static_cast<PreviewModel::Filter>(show_->currentData().toInt())); });
   connect(name_filter_, &QLineEdit::textChanged, preview_, &PreviewModel::setTextFilter);
   connect(rule_view_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &NameMapEditor::updateActions);
   connect(rule_view_->selectionModel(), &QItemSelectionModel::currentChanged, this, &NameMapEditor::updateActions);
@@ -215,7 +194,8 @@ void NameMapEditor::buildToolBar(QWidget* bar) {
   QAction* add = tools->addAction(tr("Add rule"), this, &NameMapEditor::addRule);
   add->setShortcut(QKeySequence(Qt::Key_Insert));
   add->setShortcutContext(Qt::WidgetWithChildrenShortcut);
-  add->setToolTip(tr("Add a rule after the current one; with a name selected in the preview, a rule for that name (Ins)"));
+  add->setToolTip(
+      tr("Add a rule after the current one; with a name selected in the preview, a rule for that name (Ins)"));
   addAction(add);
   remove_ = tools->addAction(tr("Remove"), this, &NameMapEditor::removeSelectedRules);
   remove_->setShortcut(QKeySequence::Delete);
@@ -262,7 +242,7 @@ void NameMapEditor::buildToolBar(QWidget* bar) {
   save_->setToolTip(tr("Save the map as JSON for `ckpt convert --map`"));
   // Toolbar buttons take no focus by default; these must be reachable by Tab.
   for (QAction* a : tools->actions())
-    if (QWidget* w = tools->widgetForAction(a)) w->setFocusPolicy(Qt::TabFocus);
+    if (auto* button = qobject_cast<QToolButton*>(tools->widgetForAction(a))) button->setFocusPolicy(Qt::TabFocus);
 
   auto* unmapped_label = new QLabel(tr("&Unmapped names:"));
   unmapped_ = new QComboBox;
@@ -285,10 +265,12 @@ void NameMapEditor::setSpec(std::optional<model::ModuleSpec> spec) {
   spec_ = std::move(spec);
   if (spec_) {
     const QString from = spec_->source.empty() ? tr("the spec") : QFileInfo(fromStd(spec_->source)).fileName();
-    suggest_->setToolTip(tr("Suggest rules that turn this checkpoint's names and layouts into those of %1 (%2); added before your rules")
-                             .arg(from, counted(static_cast<long long>(spec_->params.size()), "parameter", "parameters")));
+    suggest_->setToolTip(
+        tr("Suggest rules that turn this checkpoint's names and layouts into those of %1 (%2); added before your rules")
+            .arg(from, counted(static_cast<long long>(spec_->params.size()), "parameter", "parameters")));
   } else {
-    suggest_->setToolTip(tr("Choose a spec (JSON) or a checkpoint whose names and layouts to match, then suggest rules"));
+    suggest_->setToolTip(
+        tr("Choose a spec (JSON) or a checkpoint whose names and layouts to match, then suggest rules"));
   }
 }
 
@@ -336,19 +318,18 @@ bool NameMapEditor::loadMap(const QString& path_or_preset) {
   try {
     loaded = model::load_map(path_or_preset.toStdString());
   } catch (const std::exception& e) {
-    showMessage(tr("Could not load the name map: %1").arg(errorText(e)), true);
+    messages_->showError(tr("Could not load the name map: %1").arg(errorText(e)));
     return false;
   }
   setMap(loaded);
   const std::string description = model::preset_description(path_or_preset.toStdString());
   if (description.empty()) {
     last_dir_ = QFileInfo(path_or_preset).absolutePath();
-    showMessage(tr("Loaded %1 (%2).")
-                    .arg(QFileInfo(path_or_preset).fileName(),
-                         counted(static_cast<long long>(loaded.rules.size()), "rule", "rules")),
-                false);
+    messages_->showInfo(tr("Loaded %1 (%2).")
+                            .arg(QFileInfo(path_or_preset).fileName(),
+                                 counted(static_cast<long long>(loaded.rules.size()), "rule", "rules")));
   } else {
-    showMessage(tr("Preset %1: %2").arg(path_or_preset, fromStd(description)), false);
+    messages_->showInfo(tr("Preset %1: %2").arg(path_or_preset, fromStd(description)));
   }
   return true;
 }
@@ -358,9 +339,8 @@ bool NameMapEditor::saveMap(const QString& path) {
     std::vector<int> rows;
     for (int r = 0; r < rules_->rowCount(); ++r)
       if (!rules_->isValid(r)) rows.push_back(r);
-    showMessage(tr("Not saved: %1 cannot be applied (%2). Fix or remove it first.")
-                    .arg(ruleList(rows), rules_->rowError(rows.front())),
-                true);
+    messages_->showError(tr("Not saved: %1 cannot be applied (%2). Fix or remove it first.")
+                             .arg(ruleList(rows), rules_->rowError(rows.front())));
     return false;
   }
   const model::NameMap m = map();
@@ -368,13 +348,13 @@ bool NameMapEditor::saveMap(const QString& path) {
   QSaveFile file(path);
   if (!file.open(QIODevice::WriteOnly) ||
       file.write(text.data(), static_cast<qint64>(text.size())) != static_cast<qint64>(text.size()) || !file.commit()) {
-    showMessage(tr("Could not save %1: %2").arg(path, file.errorString()), true);
+    messages_->showError(tr("Could not save %1: %2").arg(path, file.errorString()));
     return false;
   }
   last_dir_ = QFileInfo(path).absolutePath();
-  showMessage(tr("Saved %1 to %2.")
-                  .arg(counted(static_cast<long long>(m.rules.size()), "rule", "rules"), QFileInfo(path).fileName()),
-              false);
+  messages_->showInfo(
+      tr("Saved %1 to %2.")
+          .arg(counted(static_cast<long long>(m.rules.size()), "rule", "rules"), QFileInfo(path).fileName()));
   return true;
 }
 
@@ -424,17 +404,16 @@ void NameMapEditor::appendPreset(const QString& name) {
     std::vector<model::Rule> all = rules_->rules();
     all.insert(all.end(), preset.rules.begin(), preset.rules.end());
     rules_->setRules(all);
-    showMessage(tr("Added the %1 of %2 after yours.")
-                    .arg(counted(static_cast<long long>(preset.rules.size()), "rule", "rules"), name),
-                false);
+    messages_->showInfo(tr("Added the %1 of %2 after yours.")
+                            .arg(counted(static_cast<long long>(preset.rules.size()), "rule", "rules"), name));
   } catch (const std::exception& e) {
-    showMessage(tr("Could not load %1: %2").arg(name, errorText(e)), true);
+    messages_->showError(tr("Could not load %1: %2").arg(name, errorText(e)));
   }
 }
 
 bool NameMapEditor::suggestFromSpec() {
   if (!checkpoint_) {
-    showMessage(tr("Open a checkpoint first: suggestions compare its names and shapes with the spec."), true);
+    messages_->showError(tr("Open a checkpoint first: suggestions compare its names and shapes with the spec."));
     return false;
   }
   if (!spec_) {
@@ -445,22 +424,25 @@ bool NameMapEditor::suggestFromSpec() {
   try {
     suggested = model::suggest_map(checkpoint_->tensors, *spec_);
   } catch (const std::exception& e) {
-    showMessage(tr("Could not suggest a map: %1").arg(errorText(e)), true);
+    messages_->showError(tr("Could not suggest a map: %1").arg(errorText(e)));
     return false;
   }
   std::vector<model::Rule> current = rules_->rules();
   std::vector<model::Rule> merged;
   int already = 0;
   for (auto& r : suggested.rules) {
-    const bool present = std::any_of(current.begin(), current.end(), [&](const model::Rule& c) { return sameRule(c, r); });
-    if (present) ++already;
-    else merged.push_back(std::move(r));
+    const bool present =
+        std::any_of(current.begin(), current.end(), [&](const model::Rule& c) { return sameRule(c, r); });
+    if (present)
+      ++already;
+    else
+      merged.push_back(std::move(r));
   }
   const int added = static_cast<int>(merged.size());
   if (added == 0) {
-    showMessage(already > 0 ? tr("Every suggested rule is already in the map.")
-                            : tr("Nothing to suggest: no renames or layout changes bring the checkpoint closer to the spec."),
-                false);
+    messages_->showInfo(
+        already > 0 ? tr("Every suggested rule is already in the map.")
+                    : tr("Nothing to suggest: no renames or layout changes bring the checkpoint closer to the spec."));
     return false;
   }
   // Suggestions are exact or specific, so they go first: the first matching rule decides.
@@ -468,23 +450,23 @@ bool NameMapEditor::suggestFromSpec() {
   rules_->setRules(merged);
   QString text = tr("Added %1 before yours").arg(counted(added, "suggested rule", "suggested rules"));
   if (already > 0) text += tr(" (%1 already there)").arg(already);
-  showMessage(text + QLatin1Char('.'), false);
+  messages_->showInfo(text + QLatin1Char('.'));
   return true;
 }
 
 bool NameMapEditor::invertMap() {
   if (rules_->invalidCount() > 0) {
-    showMessage(tr("Fix or remove the invalid rules before inverting the map."), true);
+    messages_->showError(tr("Fix or remove the invalid rules before inverting the map."));
     return false;
   }
   std::string why;
   const std::optional<model::NameMap> inverse = model::invert(map(), &why);
   if (!inverse) {
-    showMessage(tr("This map cannot be inverted: %1.").arg(fromStd(why)), true);
+    messages_->showError(tr("This map cannot be inverted: %1.").arg(fromStd(why)));
     return false;
   }
   setMap(*inverse);
-  showMessage(tr("Inverted: the rules now map the other way."), false);
+  messages_->showInfo(tr("Inverted: the rules now map the other way."));
   return true;
 }
 
@@ -532,41 +514,9 @@ void NameMapEditor::updateSummary() {
   std::vector<int> invalid;
   for (int r = 0; r < rules_->rowCount(); ++r)
     if (!rules_->isValid(r)) invalid.push_back(r);
-  QStringList parts;
-  QStringList tips;
-  const model::MapReport* report = preview_->report();
-  if (!checkpoint_) {
-    parts << tr("No checkpoint: open one to preview its names under this map");
-  } else if (report != nullptr) {
-    const PreviewModel::Counts c = preview_->counts();
-    QStringList counts;
-    if (c.renamed) counts << tr("%1 renamed").arg(c.renamed);
-    if (c.transformed) counts << tr("%1 transformed").arg(c.transformed);
-    if (c.dropped) counts << tr("%1 dropped").arg(c.dropped);
-    if (c.unmapped) counts << tr("%1 unmapped").arg(c.unmapped);
-    if (c.conflicts) counts << counted(c.conflicts, "conflict", "conflicts");
-    if (c.errors) counts << counted(c.errors, "error", "errors");
-    if (counts.isEmpty()) counts << tr("no name changes");
-    std::vector<int> unused;
-    for (int r : report->unused_rules)
-      if (r < rules_->rowCount() && rules_->isValid(r)) unused.push_back(r);
-    if (!unused.empty()) counts << tr("%1 matched nothing").arg(ruleList(unused));
-    if (!report->notes.empty()) counts << counted(static_cast<long long>(report->notes.size()), "note", "notes");
-    parts << counted(c.names, "name", "names") + QLatin1String(": ") + counts.join(QLatin1String(", "));
-    for (const auto& err : report->errors) {
-      if (tips.size() >= 20) break;
-      tips << tr("error: %1").arg(fromStd(err));
-    }
-    for (const auto& note : report->notes) {
-      if (tips.size() >= 30) break;
-      tips << tr("note: %1").arg(fromStd(note));
-    }
-  }
-  if (!invalid.empty())
-    parts << (invalid.size() == 1 ? tr("%1 is invalid and not applied") : tr("%1 are invalid and not applied"))
-                 .arg(ruleList(invalid));
-  summary_->setText(parts.join(QLatin1String("; ")));
-  summary_->setToolTip(tips.join(QLatin1Char('\n')));
+  const MapSummary summary = summarize(preview_->report(), preview_->counts(), invalid, checkpoint_ != nullptr);
+  summary_->setText(summary.line);
+  summary_->setToolTip(summary.details);
 }
 
 void NameMapEditor::updateActions() {
@@ -578,22 +528,9 @@ void NameMapEditor::updateActions() {
   invert_->setEnabled(rules_->rowCount() > 0);
 }
 
-void NameMapEditor::showMessage(const QString& text, bool error) {
-  QPalette p = message_bar_->palette();
-  p.setColor(QPalette::Window, error ? tint::problem() : palette().color(QPalette::AlternateBase));
-  message_bar_->setPalette(p);
-  message_->setText(text);
-  message_bar_->show();
-}
-
-void NameMapEditor::clearMessage() {
-  message_->clear();
-  message_bar_->hide();
-}
-
 QString NameMapEditor::summaryText() const { return summary_->text(); }
 
-QString NameMapEditor::messageText() const { return message_bar_->isHidden() ? QString() : message_->text(); }
+QString NameMapEditor::messageText() const { return messages_->text(); }
 
 bool NameMapEditor::previewPending() const { return replan_->isActive() || planner_->busy(); }
 
@@ -627,7 +564,7 @@ void NameMapEditor::chooseSpec() {
       // Headers only, like opening a checkpoint: no tensor data is read.
       setSpec(model::load_spec(path.toStdString()));
     } catch (const std::exception& e) {
-      showMessage(tr("Could not read the spec: %1").arg(errorText(e)), true);
+      messages_->showError(tr("Could not read the spec: %1").arg(errorText(e)));
       return;
     }
     suggestFromSpec();

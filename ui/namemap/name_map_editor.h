@@ -25,6 +25,7 @@ class QToolButton;
 namespace ckpt::ui {
 
 class MapPlanner;
+class MessageBar;
 class PreviewModel;
 class RuleTableModel;
 
@@ -91,8 +92,6 @@ class NameMapEditor : public QWidget {
   void onPlanned(std::shared_ptr<const model::MapReport> report);
   void updateSummary();
   void updateActions();
-  void showMessage(const QString& text, bool error);
-  void clearMessage();
   void chooseMapToLoad();
   void chooseMapToSave();
   void chooseSpec();
@@ -106,16 +105,15 @@ class NameMapEditor : public QWidget {
   std::string last_emitted_;  // to_json of the last map sent with mapChanged
   QString last_dir_;
 
-  RuleTableModel* rules_ = nullptr;      // owned by this (QObject parent)
-  PreviewModel* preview_ = nullptr;      // owned by this
+  RuleTableModel* rules_ = nullptr;  // owned by this (QObject parent)
+  PreviewModel* preview_ = nullptr;  // owned by this
   QTableView* rule_view_ = nullptr;
   QTableView* preview_view_ = nullptr;
   QComboBox* unmapped_ = nullptr;
   QComboBox* show_ = nullptr;
   QLineEdit* name_filter_ = nullptr;
   QLabel* summary_ = nullptr;
-  QWidget* message_bar_ = nullptr;
-  QLabel* message_ = nullptr;
+  MessageBar* messages_ = nullptr;
   QTimer* replan_ = nullptr;
   QTimer* slow_hint_ = nullptr;
   QAction* remove_ = nullptr;

@@ -26,9 +26,9 @@ class PreviewModel : public QAbstractTableModel {
     Renamed = 1 << 0,
     Transformed = 1 << 1,  // permuted, transposed, cast or dequantized
     Dropped = 1 << 2,
-    Unmapped = 1 << 3,     // no rule matched (then "unmapped" decides)
-    Conflict = 1 << 4,     // its target also comes from another source
-    Error = 1 << 5,        // named by one of the report's errors
+    Unmapped = 1 << 3,  // no rule matched (then "unmapped" decides)
+    Conflict = 1 << 4,  // its target also comes from another source
+    Error = 1 << 5,     // named by one of the report's errors
   };
   enum Role : int {
     FlagsRole = Qt::UserRole + 1,  // int of Flag bits
@@ -42,9 +42,9 @@ class PreviewModel : public QAbstractTableModel {
     int transformed = 0;
     int dropped = 0;
     int unmapped = 0;
-    int conflicts = 0;        // targets with several sources
-    int conflictNames = 0;    // sources involved in those
-    int errors = 0;           // the report's error lines
+    int conflicts = 0;      // targets with several sources
+    int conflictNames = 0;  // sources involved in those
+    int errors = 0;         // the report's error lines
   };
 
   explicit PreviewModel(QObject* parent = nullptr);
@@ -81,9 +81,9 @@ class PreviewModel : public QAbstractTableModel {
   [[nodiscard]] QString toolTip(int entry) const;
 
   std::shared_ptr<const model::MapReport> report_;
-  std::vector<int> flags_;                             // per entry
-  std::unordered_map<int, QStringList> problems_;      // entry → conflict / error sentences
-  std::vector<int> rows_;                              // visible entries, in source order
+  std::vector<int> flags_;                         // per entry
+  std::unordered_map<int, QStringList> problems_;  // entry → conflict / error sentences
+  std::vector<int> rows_;                          // visible entries, in source order
   Counts counts_;
   Filter filter_ = Filter::All;
   QString text_filter_;

@@ -194,7 +194,8 @@ QVariant RuleTableModel::toolTip(const Row& row, int column) const {
   if (!row.error.isEmpty()) return tr("Not applied: %1").arg(row.error);
   switch (column) {
     case Match:
-      return tr("exact: the whole name; prefix: the name starts with the pattern; regex: ECMAScript, searched in the name");
+      return tr(
+          "exact: the whole name; prefix: the name starts with the pattern; regex: ECMAScript, searched in the name");
     case Replacement:
       if (row.rule.drop) return tr("Not used: this rule drops what it matches");
       return row.rule.match == model::Rule::Match::Regex
@@ -275,8 +276,10 @@ void RuleTableModel::rowChanged(int row) {
 Qt::ItemFlags RuleTableModel::flags(const QModelIndex& index) const {
   if (!isCell(index)) return Qt::NoItemFlags;
   Qt::ItemFlags f = Qt::ItemIsEnabled | Qt::ItemIsSelectable | Qt::ItemNeverHasChildren;
-  if (index.column() == Drop) f |= Qt::ItemIsUserCheckable;
-  else if (editable(index.column())) f |= Qt::ItemIsEditable;
+  if (index.column() == Drop)
+    f |= Qt::ItemIsUserCheckable;
+  else if (editable(index.column()))
+    f |= Qt::ItemIsEditable;
   return f;
 }
 
@@ -344,8 +347,10 @@ bool RuleTableModel::moveRows(const QModelIndex& source_parent, int source_row, 
   if (!beginMoveRows({}, source_row, source_row + count - 1, {}, destination_child)) return false;
   const auto first = rows_.begin() + source_row;
   const auto last = first + count;
-  if (destination_child < source_row) std::rotate(rows_.begin() + destination_child, first, last);
-  else std::rotate(first, last, rows_.begin() + destination_child);
+  if (destination_child < source_row)
+    std::rotate(rows_.begin() + destination_child, first, last);
+  else
+    std::rotate(first, last, rows_.begin() + destination_child);
   endMoveRows();
   emit rulesEdited();
   return true;

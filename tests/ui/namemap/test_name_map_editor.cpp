@@ -128,7 +128,8 @@ class TestNameMapEditor : public QObject {
 
   void editingARuleUpdatesThePreview() {
     NameMapEditor e;
-    e.setCheckpoint(inMemory({described("model.a.weight", DType::F32, {4}), described("model.b.weight", DType::F32, {4})}));
+    e.setCheckpoint(
+        inMemory({described("model.a.weight", DType::F32, {4}), described("model.b.weight", DType::F32, {4})}));
     NameMap m;
     m.rules.push_back(rule(Rule::Match::Prefix, "model.", ""));
     e.setMap(m);
@@ -168,8 +169,10 @@ class TestNameMapEditor : public QObject {
       QVERIFY(p->index(row, PreviewModel::Target).data(Qt::BackgroundRole).isValid());
     }
     QCOMPARE(p->counts().conflictNames, 2);
-    QVERIFY(!p->index(p->rowOfSource(QStringLiteral("c.bias")), 0).data(Qt::ToolTipRole).toString().contains(
-        QLatin1String("Conflict")));
+    QVERIFY(!p->index(p->rowOfSource(QStringLiteral("c.bias")), 0)
+                 .data(Qt::ToolTipRole)
+                 .toString()
+                 .contains(QLatin1String("Conflict")));
     QCOMPARE(e.ruleModel()->index(2, RuleTableModel::Matches).data().toString(), QStringLiteral("0"));
   }
 
@@ -212,12 +215,15 @@ class TestNameMapEditor : public QObject {
     QVERIFY(e.loadMap(QStringLiteral("pytorch-to-mlx")));
     QCOMPARE(e.ruleModel()->rowCount(), 6);
     QVERIFY(settled(e));
-    QCOMPARE(previewCell(e, QStringLiteral("conv1.weight"), PreviewModel::SourceShape), QStringLiteral("[64, 3, 7, 7]"));
-    QCOMPARE(previewCell(e, QStringLiteral("conv1.weight"), PreviewModel::TargetShape), QStringLiteral("[64, 7, 7, 3]"));
+    QCOMPARE(previewCell(e, QStringLiteral("conv1.weight"), PreviewModel::SourceShape),
+             QStringLiteral("[64, 3, 7, 7]"));
+    QCOMPARE(previewCell(e, QStringLiteral("conv1.weight"), PreviewModel::TargetShape),
+             QStringLiteral("[64, 7, 7, 3]"));
     QCOMPARE(previewCell(e, QStringLiteral("layer2.0.downsample.0.weight"), PreviewModel::TargetShape),
              QStringLiteral("[128, 1, 1, 64]"));
     QCOMPARE(previewCell(e, QStringLiteral("fc.weight"), PreviewModel::TargetShape), QStringLiteral("[1000, 128]"));
-    QCOMPARE(previewCell(e, QStringLiteral("bn1.num_batches_tracked"), PreviewModel::Target), QStringLiteral("(dropped)"));
+    QCOMPARE(previewCell(e, QStringLiteral("bn1.num_batches_tracked"), PreviewModel::Target),
+             QStringLiteral("(dropped)"));
     QVERIFY2(e.summaryText().contains(QLatin1String("10 dropped")), qPrintable(e.summaryText()));
 
     QVERIFY(!e.loadMap(QStringLiteral("no-such-map")));
@@ -350,7 +356,8 @@ class TestNameMapEditor : public QObject {
     NameMapEditor e;
     e.setCheckpoint(inMemory({described("encoder.w", DType::F32, {2}), described("decoder.w", DType::F32, {2})}));
     QVERIFY(settled(e));
-    e.previewView()->setCurrentIndex(e.previewModel()->index(e.previewModel()->rowOfSource(QStringLiteral("decoder.w")), 0));
+    e.previewView()->setCurrentIndex(
+        e.previewModel()->index(e.previewModel()->rowOfSource(QStringLiteral("decoder.w")), 0));
     e.addRule();
     QCOMPARE(e.ruleModel()->rowCount(), 1);
     QCOMPARE(e.ruleModel()->rule(0).pattern, std::string("decoder.w"));

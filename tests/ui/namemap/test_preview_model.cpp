@@ -31,13 +31,13 @@ ckpt::io::TensorInfo tensor(std::string name, DType dtype, ckpt::io::Shape shape
 
 std::vector<ckpt::io::TensorInfo> tensors() {
   return {
-      tensor("model.conv1.weight", DType::F32, {64, 3, 7, 7}),    // 0 renamed (prefix)
-      tensor("model.bn1.num_batches_tracked", DType::I64, {}),   // 1 dropped
-      tensor("a.weight", DType::F32, {4, 4}),                    // 2 conflict
-      tensor("b.weight", DType::F32, {4, 4}),                    // 3 conflict
-      tensor("fc.weight", DType::F32, {10, 64}),                 // 4 error: permutation of rank 4
-      tensor("emb.weight", DType::F32, {8, 4}),                  // 5 cast
-      tensor("head.bias", DType::F32, {10}),                     // 6 unmapped, kept
+      tensor("model.conv1.weight", DType::F32, {64, 3, 7, 7}),  // 0 renamed (prefix)
+      tensor("model.bn1.num_batches_tracked", DType::I64, {}),  // 1 dropped
+      tensor("a.weight", DType::F32, {4, 4}),                   // 2 conflict
+      tensor("b.weight", DType::F32, {4, 4}),                   // 3 conflict
+      tensor("fc.weight", DType::F32, {10, 64}),                // 4 error: permutation of rank 4
+      tensor("emb.weight", DType::F32, {8, 4}),                 // 5 cast
+      tensor("head.bias", DType::F32, {10}),                    // 6 unmapped, kept
   };
 }
 
@@ -53,17 +53,17 @@ ckpt::model::NameMap map() {
   ckpt::model::NameMap m;
   Rule drop = rule(Rule::Match::Regex, "num_batches_tracked$", "$&");
   drop.drop = true;
-  m.rules.push_back(drop);                                                // 0
-  m.rules.push_back(rule(Rule::Match::Prefix, "model.", ""));             // 1
-  m.rules.push_back(rule(Rule::Match::Exact, "a.weight", "c.weight"));    // 2
-  m.rules.push_back(rule(Rule::Match::Exact, "b.weight", "c.weight"));    // 3
+  m.rules.push_back(drop);                                              // 0
+  m.rules.push_back(rule(Rule::Match::Prefix, "model.", ""));           // 1
+  m.rules.push_back(rule(Rule::Match::Exact, "a.weight", "c.weight"));  // 2
+  m.rules.push_back(rule(Rule::Match::Exact, "b.weight", "c.weight"));  // 3
   Rule perm = rule(Rule::Match::Exact, "fc.weight", "fc.weight");
   perm.transforms.push_back({Transform::Kind::Permute, {0, 2, 3, 1}, DType::F32});
-  m.rules.push_back(perm);                                                // 4
+  m.rules.push_back(perm);  // 4
   Rule cast = rule(Rule::Match::Exact, "emb.weight", "embed.weight");
   cast.transforms.push_back({Transform::Kind::Cast, {}, DType::F16});
-  m.rules.push_back(cast);                                                // 5
-  m.rules.push_back(rule(Rule::Match::Regex, "^never$", "$&"));           // 6 unused
+  m.rules.push_back(cast);                                       // 5
+  m.rules.push_back(rule(Rule::Match::Regex, "^never$", "$&"));  // 6 unused
   return m;
 }
 
@@ -145,7 +145,7 @@ class TestPreviewModel : public QObject {
     QCOMPARE(c.errors, 1);
     QCOMPARE(c.dropped, 1);
     QCOMPARE(c.unmapped, 1);
-    QCOMPARE(c.renamed, 4);  // conv1, a, b, emb
+    QCOMPARE(c.renamed, 4);      // conv1, a, b, emb
     QCOMPARE(c.transformed, 2);  // fc (its permutation fails, but it is the rule's), emb
 
     // "unmapped": "error" turns an unmapped name into an error row too.
@@ -171,7 +171,7 @@ class TestPreviewModel : public QObject {
     m.setFilter(PreviewModel::Filter::Dropped);
     QCOMPARE(sources(), QStringLiteral("model.bn1.num_batches_tracked"));
     m.setFilter(PreviewModel::Filter::Changed);
-    QCOMPARE(m.rowCount(), 6);  // all but head.bias
+    QCOMPARE(m.rowCount(), 6);                  // all but head.bias
     m.setTextFilter(QStringLiteral("WEIGHT"));  // any case, source or target
     QCOMPARE(m.rowCount(), 5);
     m.setTextFilter(QStringLiteral("embed"));  // a target name

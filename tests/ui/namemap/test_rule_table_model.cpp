@@ -148,7 +148,8 @@ class TestRuleTableModel : public QObject {
   }
 
   void transformTextRoundTrips() {
-    const std::vector<Transform> ts = {permute({0, 2, 3, 1}), {Transform::Kind::Transpose, {}, ckpt::io::DType::F32},
+    const std::vector<Transform> ts = {permute({0, 2, 3, 1}),
+                                       {Transform::Kind::Transpose, {}, ckpt::io::DType::F32},
                                        {Transform::Kind::Cast, {}, ckpt::io::DType::BF16},
                                        {Transform::Kind::Dequantize, {}, ckpt::io::DType::F32}};
     const QString text = ckpt::ui::transformsText(ts);
