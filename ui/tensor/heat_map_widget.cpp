@@ -6,6 +6,7 @@
 #include <QHelpEvent>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QMouseEvent>
 #include <QPaintEvent>
 #include <QPainter>
 #include <QScrollArea>
@@ -61,6 +62,12 @@ class HeatMapCanvas : public QWidget {
                          : std::min(target - 1, static_cast<int>(std::lround(target / 1.25)));
     owner_->zoomAround(target, e->position().toPoint());
     e->accept();
+  }
+
+  void mousePressEvent(QMouseEvent* e) override {
+    const QPoint cell = owner_->cellAt(e->position().toPoint());
+    if (e->button() == Qt::LeftButton && cell.x() >= 0) emit owner_->cellClicked(cell.y(), cell.x());
+    QWidget::mousePressEvent(e);
   }
 
   void keyPressEvent(QKeyEvent* e) override {

@@ -50,6 +50,7 @@ class HeatMapWidget : public QWidget {
 
  signals:
   void cellSizeChanged(int px);
+  void cellClicked(int row, int col);  // a window cell, by mouse
 
  protected:
   void changeEvent(QEvent* event) override;

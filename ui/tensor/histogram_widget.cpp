@@ -137,7 +137,9 @@ void HistogramWidget::paintEvent(QPaintEvent*) {
     const double f = static_cast<double>(i) / (ticks - 1);
     const int x = plot.left() + static_cast<int>(std::lround(f * plot.width()));
     p.drawLine(x, plot.bottom(), x, tick_y);
-    const QString text = numberText(low_ + f * (high_ - low_));
+    // Ticks are landmarks; four digits read at a glance (tooltips have six).
+    const double v = low_ + f * (high_ - low_);
+    const QString text = QString::number(std::abs(v) < 1e-12 * std::max(std::abs(low_), std::abs(high_)) ? 0.0 : v, 'g', 4);
     const int w = fm.horizontalAdvance(text);
     const int left = std::clamp(x - w / 2, 0, width() - w);
     p.drawText(QRect(left, tick_y + 1, w, fm.height()), Qt::AlignCenter, text);

@@ -71,7 +71,9 @@ StatsPane::StatsPane(QWidget* parent) : QWidget(parent) {
     grid->addWidget(value, c.row, c.col * 3 + 1);
     values_[c.field] = value;
   }
-  grid->setColumnStretch(2, 1);
+  // The two columns of pairs stay together on the left; a wide panel
+  // spreading them apart makes each value hard to match with its name.
+  grid->setColumnMinimumWidth(2, 32);
   grid->setColumnStretch(5, 1);
   layout->addWidget(fields_);
 
@@ -101,7 +103,7 @@ StatsPane::StatsPane(QWidget* parent) : QWidget(parent) {
   message_->setWordWrap(true);
   message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   message_->hide();
-  retry_ = new QPushButton(tr("&Compute again"));
+  retry_ = new QPushButton(tr("Compute a&gain"));
   retry_->hide();
   message_row->addWidget(message_, 1);
   message_row->addWidget(retry_, 0, Qt::AlignTop);

@@ -1,14 +1,20 @@
 #include "ui/tensor/tensor_panel.h"
 
+#include <QAction>
+#include <QClipboard>
 #include <QFontDatabase>
+#include <QGuiApplication>
 #include <QHeaderView>
 #include <QLabel>
 #include <QResizeEvent>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTimer>
 #include <QVBoxLayout>
 
+#include <algorithm>
+#include <climits>
 #include <utility>
 
 #include "ui/tensor/heat_map_widget.h"
@@ -16,6 +22,7 @@
 #include "ui/tensor/stats_pane.h"
 #include "ui/tensor/tensor_description.h"
 #include "ui/tensor/tensor_job.h"
+#include "ui/tensor/value_text.h"
 #include "ui/tensor/value_window_model.h"
 #include "ui/tensor/window_controls.h"
 
@@ -25,6 +32,8 @@ namespace {
 
 // Below this width the table and the heat map stack instead of sitting side by side.
 constexpr int kSideBySideWidth = 760;
+// A window that takes longer than this (streamed, deflated data) says it is coming.
+constexpr int kWindowPendingMs = 150;
 
 }  // namespace
 
@@ -80,6 +89,16 @@ TensorPanel::TensorPanel(QWidget* parent) : QWidget(parent), job_(std::make_uniq
   window_views_->setChildrenCollapsible(false);
   window_layout->addWidget(window_views_, 1);
   tabs_->addTab(window_page, tr("&Values"));
+  window_pending_ = new QTimer(this);
+  window_pending_->setSingleShot(true);
+  window_pending_->setInterval(kWindowPendingMs);
+  connect(window_pending_, &QTimer::timeout, this, [this] { showWindowMessage(tr("Reading values…")); });
+  auto* copy = new QAction(tr("&Copy values"), table_);
+  copy->setShortcut(QKeySequence::Copy);
+  copy->setShortcutContext(Qt::WidgetShortcut);
+  connect(copy, &QAction::triggered, this, &TensorPanel::copySelection);
+  table_->addAction(copy);
+  table_->setContextMenuPolicy(Qt::ActionsContextMenu);
   layout->addWidget(tabs_, 1);
 
   connect(job_.get(), &TensorJob::statsProgress, stats_, &StatsPane::setProgress);
@@ -94,12 +113,21 @@ TensorPanel::TensorPanel(QWidget* parent) : QWidget(parent), job_(std::make_uniq
             const io::TensorInfo* t = tensor();
             if (!t) return;
             const int rank = static_cast<int>(t->shape.size());
+            window_pending_->stop();
             window_message_->hide();
             values_->setWindow(v, w, rank, t->dtype);
             heat_map_->setWindow(v, w, rank, t->dtype);
             emit windowShown();
           });
-  connect(job_.get(), &TensorJob::windowFailed, this, &TensorPanel::showWindowMessage);
+  connect(job_.get(), &TensorJob::windowFailed, this, [this](const QString& message) {
+    window_pending_->stop();
+    showWindowMessage(message);
+  });
+  connect(heat_map_, &HeatMapWidget::cellClicked, this, [this](int row, int col) {
+    const QModelIndex cell = values_->index(row, col);
+    table_->setCurrentIndex(cell);
+    table_->scrollTo(cell);
+  });
   connect(stats_, &StatsPane::stopRequested, this, [this] {
     job_->cancelStats();
     stats_->showMessage(tr("Statistics stopped before they were complete."), true);
@@ -144,6 +172,7 @@ void TensorPanel::setTensor(std::shared_ptr<const io::Checkpoint> checkpoint, st
   heat_map_->clear();
   controls_->setShape(t.shape);
   stats_->setNote(valuesNote(t));
+  window_pending_->stop();
   if (!t.data) {
     const QString why = unreadableText(t);
     stats_->showMessage(why, false);
@@ -159,6 +188,7 @@ void TensorPanel::setTensor(std::shared_ptr<const io::Checkpoint> checkpoint, st
 
 void TensorPanel::clear() {
   job_->cancel();
+  window_pending_->stop();
   checkpoint_.reset();
   index_ = 0;
   name_->setText(tr("No tensor selected"));
@@ -211,6 +241,36 @@ void TensorPanel::requestStats() {
 void TensorPanel::requestWindow() {
   if (!checkpoint_ || !tensor()->data) return;
   job_->requestWindow(checkpoint_, index_, controls_->window());
+  window_pending_->start();
+}
+
+QString TensorPanel::selectedValuesText() const {
+  const QModelIndexList cells = table_->selectionModel()->selectedIndexes();
+  const io::TensorInfo* t = tensor();
+  if (cells.isEmpty() || !t) return {};
+  int top = INT_MAX, left = INT_MAX, bottom = -1, right = -1;
+  for (const QModelIndex& i : cells) {
+    top = std::min(top, i.row());
+    bottom = std::max(bottom, i.row());
+    left = std::min(left, i.column());
+    right = std::max(right, i.column());
+  }
+  // A rectangle of cells, blanks where the selection has holes, so it
+  // pastes into a spreadsheet in the shape it had here.
+  QStringList lines;
+  for (int r = top; r <= bottom; ++r) {
+    QStringList row;
+    for (int c = left; c <= right; ++c)
+      row << (table_->selectionModel()->isSelected(values_->index(r, c)) ? preciseValueText(values_->value(r, c), t->dtype)
+                                                                        : QString());
+    lines << row.join(QLatin1Char('\t'));
+  }
+  return lines.join(QLatin1Char('\n')) + QLatin1Char('\n');
+}
+
+void TensorPanel::copySelection() {
+  const QString text = selectedValuesText();
+  if (!text.isEmpty()) QGuiApplication::clipboard()->setText(text);
 }
 
 void TensorPanel::showWindowMessage(const QString& text) {

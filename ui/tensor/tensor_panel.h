@@ -17,6 +17,7 @@ class QLabel;
 class QSplitter;
 class QTabWidget;
 class QTableView;
+class QTimer;
 
 namespace ckpt::ui {
 
@@ -52,6 +53,9 @@ class TensorPanel : public QWidget {
   // Inline messages shown instead of statistics / the window (empty if none).
   [[nodiscard]] QString statsMessage() const;
   [[nodiscard]] QString windowMessage() const;
+  // The selected cells of the value table as tab-separated rows, every
+  // digit of each value (what Ctrl+C puts on the clipboard).
+  [[nodiscard]] QString selectedValuesText() const;
   // True while statistics or a window are being computed.
   [[nodiscard]] bool busy() const;
 
@@ -74,6 +78,7 @@ class TensorPanel : public QWidget {
   void requestStats();
   void requestWindow();
   void showWindowMessage(const QString& text);
+  void copySelection();
 
   std::shared_ptr<const io::Checkpoint> checkpoint_;
   std::size_t index_ = 0;
@@ -84,6 +89,7 @@ class TensorPanel : public QWidget {
   StatsPane* stats_ = nullptr;
   WindowControls* controls_ = nullptr;
   QLabel* window_message_ = nullptr;
+  QTimer* window_pending_ = nullptr;  // "Reading values…" for windows that take a while
   QSplitter* window_views_ = nullptr;
   ValueWindowModel* values_ = nullptr;
   QTableView* table_ = nullptr;

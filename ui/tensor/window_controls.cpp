@@ -37,6 +37,9 @@ WindowControls::WindowControls(QWidget* parent) : QWidget(parent) {
   size_ = new QComboBox;
   size_->setObjectName(QStringLiteral("windowSize"));
   size_->setToolTip(tr("How many rows and columns the window reads"));
+  // Axis names carry their sizes, which change with every tensor.
+  row_axis_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  col_axis_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
   for (int s : {8, 16, 32, 64, 128}) size_->addItem(QStringLiteral("%1 × %1").arg(s), s);
   size_->setCurrentIndex(size_->findData(kDefaultSize));
 
@@ -61,14 +64,15 @@ WindowControls::WindowControls(QWidget* parent) : QWidget(parent) {
   grid->addWidget(buddyLabel(tr("from"), row0_), 0, 2);
   grid->addWidget(row0_, 0, 3);
   grid->addWidget(row_of_, 0, 4);
-  grid->addWidget(buddyLabel(tr("&Size:"), size_), 0, 6);
-  grid->addWidget(size_, 0, 7);
+  grid->addWidget(buddyLabel(tr("Si&ze:"), size_), 0, 5);
+  grid->addWidget(size_, 0, 6);
   grid->addWidget(buddyLabel(tr("&Columns:"), col_axis_), 1, 0);
   grid->addWidget(col_axis_, 1, 1);
   grid->addWidget(buddyLabel(tr("from"), col0_), 1, 2);
   grid->addWidget(col0_, 1, 3);
   grid->addWidget(col_of_, 1, 4);
-  grid->setColumnStretch(5, 1);
+  grid->setColumnMinimumWidth(4, 60);
+  grid->setColumnStretch(7, 1);
 
   index_row_ = new QWidget;
   auto* index_layout = new QHBoxLayout(index_row_);
@@ -90,6 +94,9 @@ WindowControls::WindowControls(QWidget* parent) : QWidget(parent) {
 void WindowControls::clear() { setShape({}); }
 
 void WindowControls::setShape(const io::Shape& shape) {
+  // Stepping through layers.0 … layers.31 of one kind keeps the place a
+  // user chose, so the same slice of each layer can be compared.
+  if (shape == shape_ && row_axis_->count() + col_axis_->count() > 0) return;
   quiet_ = true;
   shape_ = shape;
   const int rank = static_cast<int>(shape_.size());

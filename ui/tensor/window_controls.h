@@ -26,7 +26,8 @@ class WindowControls : public QWidget {
 
   explicit WindowControls(QWidget* parent = nullptr);
 
-  // Rebuilds the controls for `shape` with their defaults (emits nothing).
+  // Rebuilds the controls for `shape` with their defaults, unless the shape
+  // is the one already shown, whose window stays (emits nothing).
   void setShape(const io::Shape& shape);
   void clear();
 

@@ -96,6 +96,23 @@ class TestPlots : public QObject {
     }
   }
 
+  void zeroTakesTheViewBackgroundColour() {
+    // Light or dark theme, zero in a diverging scale reads as "nothing".
+    const std::vector<double> v{-1, 1};
+    QPalette light, dark;
+    light.setColor(QPalette::Base, Qt::white);
+    dark.setColor(QPalette::Base, QColor(30, 30, 30));
+    QVERIFY(ColourScale::fit(v, light).colour(0).lightness() > 200);
+    QVERIFY(ColourScale::fit(v, dark).colour(0).lightness() < 70);
+    // The map follows a palette change without new data.
+    HeatMapWidget map;
+    map.setWindow(values(1, 3, {-1, 0, 1}), Window{}, 1, DType::F32);
+    map.setPalette(light);
+    QVERIFY(map.cellColour(0, 1).lightness() > 200);
+    map.setPalette(dark);
+    QVERIFY(map.cellColour(0, 1).lightness() < 70);
+  }
+
   void cellsShowTheirColourAndIndex() {
     HeatMapWidget map;
     map.resize(500, 400);

@@ -2,10 +2,14 @@
 // screen are compute_stats's, the value window follows the axis, index and
 // origin controls, GGUF Q8_0 shows dequantized values, and tensors whose
 // data cannot be read or fail to decode get inline messages.
+#include <QClipboard>
 #include <QComboBox>
+#include <QGuiApplication>
+#include <QImage>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -18,6 +22,7 @@
 #include "io/float_convert.h"
 #include "io/formats/ggml_quants.h"
 #include "io/open.h"
+#include "ui/tensor/colour_scale.h"
 #include "ui/tensor/heat_map_widget.h"
 #include "ui/tensor/histogram_widget.h"
 #include "ui/tensor/stats_pane.h"
@@ -217,6 +222,56 @@ class TestTensorPanel : public QObject {
     QCOMPARE(model->index(0, 1).data(Qt::ToolTipRole).toString(), QStringLiteral("[1, 2, 3] = 23"));
   }
 
+  void sameShapeKeepsTheWindow() {
+    const auto ck = checkpointOf({f32Tensor("layers.0.w", {50, 60}, arange(3000)),
+                                  f32Tensor("layers.1.w", {50, 60}, std::vector<float>(3000, 5.0f)),
+                                  f32Tensor("bias", {60}, arange(60))});
+    TensorPanel panel;
+    QSignalSpy shown(&panel, &TensorPanel::windowShown);
+    panel.setTensor(ck, 0);
+    WAIT_FOR(shown, 1);
+    panel.windowControls()->setOrigin(10, 20);
+    WAIT_FOR(shown, 2);
+    QCOMPARE(panel.valueModel()->value(0, 0), 620.0);
+    panel.setTensor(ck, 1);
+    WAIT_FOR(shown, 3);
+    QCOMPARE(panel.windowControls()->window().row0, 10);
+    QCOMPARE(panel.valueModel()->headerData(0, Qt::Horizontal).toString(), QStringLiteral("20"));
+    QCOMPARE(panel.valueModel()->value(0, 0), 5.0);
+    // Another shape starts again from the defaults.
+    panel.setTensor(ck, 2);
+    WAIT_FOR(shown, 4);
+    QCOMPARE(panel.windowControls()->window().col0, 0);
+    QCOMPARE(panel.valueModel()->value(0, 0), 0.0);
+  }
+
+  void copiesSelectedValuesAndFollowsHeatMapClicks() {
+    const auto ck = checkpointOf({f32Tensor("w", {3, 3}, {0.1f, 1, 2, 3, 4, 5, 6, 7, 8})});
+    TensorPanel panel;
+    QSignalSpy shown(&panel, &TensorPanel::windowShown);
+    panel.setCurrentPage(TensorPanel::ValuesPage);
+    panel.resize(900, 600);
+    panel.show();
+    panel.activateWindow();
+    QVERIFY(QTest::qWaitForWindowActive(&panel));
+    panel.setTensor(ck, 0);
+    WAIT_FOR(shown, 1);
+    auto* table = panel.valueTable();
+    auto* model = panel.valueModel();
+    table->selectionModel()->select(QItemSelection(model->index(0, 0), model->index(1, 1)),
+                                    QItemSelectionModel::ClearAndSelect);
+    QCOMPARE(panel.selectedValuesText(), QStringLiteral("0.1\t1\n3\t4\n"));
+    table->setFocus();
+    QTRY_VERIFY(table->hasFocus());
+    QTest::keySequence(table, QKeySequence::Copy);
+    QCOMPARE(QGuiApplication::clipboard()->text(), QStringLiteral("0.1\t1\n3\t4\n"));
+
+    // A click on a heat map cell makes it the table's current cell.
+    auto* map = panel.heatMap();
+    QTest::mouseClick(map->canvas(), Qt::LeftButton, {}, map->cellRect(2, 1).center());
+    QCOMPARE(table->currentIndex(), model->index(2, 1));
+  }
+
   void windowSizeIsBounded() {
     const auto ck = checkpointOf({f32Tensor("big", {100, 100}, arange(10000))});
     TensorPanel panel;
@@ -366,6 +421,59 @@ class TestTensorPanel : public QObject {
     panel.setTensor(ck, 1);
     QTRY_VERIFY_WITH_TIMEOUT(panel.statsMessage().contains(QStringLiteral("cannot decode")), kWaitMs);
     QTRY_VERIFY_WITH_TIMEOUT(panel.windowMessage().contains(QStringLiteral("cannot decode")), kWaitMs);
+  }
+
+  void rendersEachPage() {
+    // A 3-D weight with a smooth pattern, negative and positive, and a NaN.
+    std::vector<float> v(4 * 48 * 40);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const double r = static_cast<double>(i / 40 % 48), c = static_cast<double>(i % 40);
+      v[i] = static_cast<float>(0.05 * std::sin(r * 0.3) * std::cos(c * 0.2) + 0.002 * static_cast<double>(i % 7));
+    }
+    v[45] = std::numeric_limits<float>::quiet_NaN();
+    const auto ck = checkpointOf({f32Tensor("model.layers.3.self_attn.q_proj.weight", {4, 48, 40}, v)});
+    TensorPanel panel;
+    QSignalSpy stats(&panel, &TensorPanel::statsShown);
+    QSignalSpy window(&panel, &TensorPanel::windowShown);
+    panel.resize(900, 720);
+    panel.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&panel));
+    panel.setTensor(ck, 0);
+    WAIT_FOR(stats, 1);
+    WAIT_FOR(window, 1);
+
+    // Set CKPT_TENSOR_SCREENSHOTS to a folder to look at the pages.
+    const QString out = qEnvironmentVariable("CKPT_TENSOR_SCREENSHOTS");
+    auto shot = [&](const QString& name) {
+      const QImage img = panel.grab().toImage();
+      QCOMPARE(img.size(), panel.size());
+      if (!out.isEmpty()) QVERIFY(img.save(out + QLatin1Char('/') + name));
+    };
+    shot(QStringLiteral("stats.png"));
+    panel.setCurrentPage(TensorPanel::ValuesPage);
+    QTest::qWait(20);
+    shot(QStringLiteral("values_wide.png"));
+    // The heat map really shows the window: the NaN cell in its own colour.
+    QCOMPARE(panel.heatMap()->cellColour(1, 5), ckpt::ui::ColourScale::nanColour());
+    QVERIFY(panel.heatMap()->scale().diverging());
+    panel.resize(520, 820);
+    QTest::qWait(20);
+    shot(QStringLiteral("values_narrow.png"));
+    QPalette dark;
+    dark.setColor(QPalette::Window, QColor(45, 45, 48));
+    dark.setColor(QPalette::WindowText, QColor(230, 230, 230));
+    dark.setColor(QPalette::Base, QColor(30, 30, 30));
+    dark.setColor(QPalette::AlternateBase, QColor(40, 40, 44));
+    dark.setColor(QPalette::Text, QColor(230, 230, 230));
+    dark.setColor(QPalette::Button, QColor(55, 55, 58));
+    dark.setColor(QPalette::ButtonText, QColor(230, 230, 230));
+    dark.setColor(QPalette::PlaceholderText, QColor(150, 150, 150));
+    panel.setPalette(dark);
+    panel.resize(900, 720);
+    QTest::qWait(20);
+    shot(QStringLiteral("values_dark.png"));
+    panel.setCurrentPage(TensorPanel::StatsPage);
+    shot(QStringLiteral("stats_dark.png"));
   }
 
   void clearShowsNothing() {

@@ -174,6 +174,8 @@ class TestTensorPanelCancel : public QObject {
     QVERIFY(pane->computing());
     QCOMPARE(pane->fieldText(ckpt::ui::StatsPane::Min), QStringLiteral("…"));
     QTRY_VERIFY_WITH_TIMEOUT(pane->progressBar()->isVisible() && pane->progressBar()->value() > 0, kWaitMs);
+    // The window has to stream up to its place, and says so meanwhile.
+    QTRY_COMPARE_WITH_TIMEOUT(panel.windowMessage(), QStringLiteral("Reading values…"), kWaitMs);
 
     QPushButton* stop = nullptr;
     for (auto* b : pane->findChildren<QPushButton*>())
@@ -187,7 +189,7 @@ class TestTensorPanelCancel : public QObject {
     // "Compute again" restarts; selecting nothing cancels everything.
     QPushButton* again = nullptr;
     for (auto* b : pane->findChildren<QPushButton*>())
-      if (b->text() == QStringLiteral("&Compute again")) again = b;
+      if (b->text() == QStringLiteral("Compute a&gain")) again = b;
     QVERIFY(again != nullptr && again->isVisible());
     QTest::mouseClick(again, Qt::LeftButton);
     QVERIFY(pane->computing());
