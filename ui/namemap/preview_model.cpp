@@ -64,30 +64,19 @@ void PreviewModel::classify() {
   if (!report_) return;
   const auto& entries = report_->entries;
   flags_.assign(entries.size(), 0);
-  std::unordered_map<std::string_view, std::vector<int>> by_source, by_target;
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    by_source[entries[i].source].push_back(static_cast<int>(i));
-    if (!entries[i].dropped) by_target[entries[i].target].push_back(static_cast<int>(i));
-  }
+  // Conflicts and errors are few while entries may be 100 000: index the
+  // few and look each entry up, rather than indexing every name.
+  std::unordered_map<std::string_view, QString> conflict_of;  // target → sentence
   for (const auto& [target, sources] : report_->conflicts) {
     QStringList names;
     for (const auto& s : sources) names << QStringLiteral("'%1'").arg(fromStd(s));
-    const QString sentence = tr("Conflict: '%1' would come from %2").arg(fromStd(target), names.join(tr(" and ")));
-    if (auto it = by_target.find(target); it != by_target.end())
-      for (int i : it->second) {
-        flags_[static_cast<std::size_t>(i)] |= Conflict;
-        problems_[i] << sentence;
-      }
+    conflict_of.emplace(target, tr("Conflict: '%1' would come from %2").arg(fromStd(target), names.join(tr(" and "))));
   }
+  std::unordered_map<std::string_view, QStringList> errors_of;  // quoted name → sentences
   for (const auto& err : report_->errors) {
-    std::unordered_set<int> hit;
+    std::unordered_set<std::string_view> seen;
     for (std::string_view name : quoted(err))
-      if (auto it = by_source.find(name); it != by_source.end())
-        for (int i : it->second)
-          if (hit.insert(i).second) {
-            flags_[static_cast<std::size_t>(i)] |= Error;
-            problems_[i] << tr("Error: %1").arg(fromStd(err));
-          }
+      if (seen.insert(name).second) errors_of[name] << tr("Error: %1").arg(fromStd(err));
   }
   counts_.names = static_cast<int>(entries.size());
   counts_.conflicts = static_cast<int>(report_->conflicts.size());
@@ -99,6 +88,16 @@ void PreviewModel::classify() {
     if (!e.dropped && e.target != e.source) f |= Renamed;
     if (!e.dropped && !e.transforms.empty()) f |= Transformed;
     if (e.rule < 0) f |= Unmapped;
+    if (!conflict_of.empty() && !e.dropped)
+      if (auto it = conflict_of.find(e.target); it != conflict_of.end()) {
+        f |= Conflict;
+        problems_[static_cast<int>(i)] << it->second;
+      }
+    if (!errors_of.empty())
+      if (auto it = errors_of.find(e.source); it != errors_of.end()) {
+        f |= Error;
+        problems_[static_cast<int>(i)] << it->second;
+      }
     counts_.renamed += (f & Renamed) ? 1 : 0;
     counts_.transformed += (f & Transformed) ? 1 : 0;
     counts_.dropped += (f & Dropped) ? 1 : 0;
