@@ -254,12 +254,13 @@ QWidget* ExportDialog::buildOptionsPages() {
   npz_form->addRow(tr("Compression &level:"), level_);
   pages_->addWidget(npz);
 
+  // The notes break their lines themselves: a word-wrapped label in a
+  // stacked page is not given its wrapped height when the page changes.
   npy_note_ = new QLabel;
-  npy_note_->setWordWrap(true);
   pages_->addWidget(npy_note_);
 
-  auto* pt_note = new QLabel(tr("A plain state_dict of tensors (torch.load reads it without running code); metadata is not written."));
-  pt_note->setWordWrap(true);
+  auto* pt_note = new QLabel(tr("A plain state_dict of tensors, which torch.load reads without running code.\n"
+                                "Metadata is not written."));
   pages_->addWidget(pt_note);
   return pages_;
 }
@@ -267,11 +268,14 @@ QWidget* ExportDialog::buildOptionsPages() {
 void ExportDialog::formatChanged() {
   const io::Format f = format();
   // Pages were added in kExportFormats order. Hidden pages are ignored for
-  // size, so a one-line page does not keep the room of the tallest.
+  // height, so a one-line page does not keep the room of the tallest.
   for (std::size_t i = 0; i < kExportFormats.size(); ++i) {
     const bool current = kExportFormats[i] == f;
-    pages_->widget(static_cast<int>(i))->setSizePolicy(current ? QSizePolicy::Preferred : QSizePolicy::Ignored,
-                                                       current ? QSizePolicy::Preferred : QSizePolicy::Ignored);
+    QWidget* page = pages_->widget(static_cast<int>(i));
+    // Only the vertical policy changes: a word-wrapped note keeps its height-for-width.
+    QSizePolicy policy = page->sizePolicy();
+    policy.setVerticalPolicy(current ? QSizePolicy::Preferred : QSizePolicy::Ignored);
+    page->setSizePolicy(policy);
     if (current) pages_->setCurrentIndex(static_cast<int>(i));
   }
   options_box_->setTitle(tr("%1 options").arg(formatLabel(f)));
@@ -282,8 +286,8 @@ void ExportDialog::formatChanged() {
       for (const auto& e : model::plan_map(map_, checkpoint_->tensors).entries) kept += e.dropped ? 0 : 1;
     }
     npy_note_->setText(kept == 1 ? tr("A .npy file holds one array, as this checkpoint does.")
-                                 : tr("A .npy file holds one array, but this checkpoint has %1 tensors: "
-                                      "choose NPZ, safetensors or GGUF to keep them all.")
+                                 : tr("A .npy file holds one array, but this checkpoint has %1 tensors.\n"
+                                      "Choose NPZ, safetensors or GGUF to keep them all.")
                                        .arg(kept));
   }
   const QString source = checkpoint_ ? QString::fromStdString(checkpoint_->path) : QString();

@@ -329,6 +329,11 @@ void ExportDialogTest::screenshots() {
   idle.show();
   QVERIFY(QTest::qWaitForWindowExposed(&idle));
   QVERIFY(idle.grab().save(shots + QStringLiteral("/export_idle.png")));
+  const auto npz = writeSample(dir.filePath(QStringLiteral("weights.npz")), io::Format::Npz, threeTensors());
+  ExportDialog toSafetensors(npz, {});
+  toSafetensors.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&toSafetensors));
+  QVERIFY(toSafetensors.grab().save(shots + QStringLiteral("/export_safetensors.png")));
 
   auto data = std::make_shared<GatedData>(96, std::size_t{4} << 20);
   ExportDialog running(gatedCheckpoint(dir.filePath(QStringLiteral("llama.safetensors")), data), {});
