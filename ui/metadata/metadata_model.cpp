@@ -261,9 +261,6 @@ QVariant MetadataModel::data(const QModelIndex& index, int role) const {
       f.setBold(true);
       return f;
     }
-    case Qt::TextAlignmentRole:
-      if (element && index.column() == Key) return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
-      return {};
     case MetaTypeRole: return static_cast<int>(v->type);
     case ElementTypeRole: return static_cast<int>(v->element_type);
     case EditedRole: return !element && rows_[static_cast<std::size_t>(index.row())].edited;

@@ -164,6 +164,10 @@ void MetadataPanel::setCheckpoint(std::shared_ptr<const io::Checkpoint> checkpoi
   clearError();
   updateSummary();
   updateActions();
+  // GGUF keys run long (llama.attention.layer_norm_rms_epsilon): fit them,
+  // within reason, so the values keep most of the width.
+  view_->resizeColumnToContents(MetadataModel::Key);
+  view_->setColumnWidth(MetadataModel::Key, std::clamp(view_->columnWidth(MetadataModel::Key) + 12, 160, 420));
 }
 
 bool MetadataPanel::isDirty() const { return model_->isDirty(); }
@@ -193,7 +197,7 @@ void MetadataPanel::updateSummary() {
     return;
   }
   const int keys = model_->rowCount();
-  QString text = keys == 0 ? tr("no keys") : tr("%n key(s)", nullptr, keys);
+  QString text = keys == 0 ? tr("no keys") : keys == 1 ? tr("1 key") : tr("%1 keys").arg(keys);
   text += QStringLiteral(" · ") + QString::fromStdString(checkpoint_->format_detail);
   if (!model_->isEditable()) text += QStringLiteral(" · ") + tr("read-only");
   summary_->setText(text);
