@@ -8,24 +8,14 @@
 #include <QProgressBar>
 #include <QToolButton>
 
-#include <cmath>
 #include <utility>
 
 #include "ui/export/conversion_job.h"
 #include "ui/export/drop_target.h"
+#include "ui/export/feedback.h"
 #include "ui/export/output_naming.h"
 
 namespace ckpt::ui {
-
-namespace {
-constexpr int kProgressSteps = 1000;
-
-QColor blend(const QColor& a, const QColor& b, double t) {
-  return QColor::fromRgbF(static_cast<float>(a.redF() * t + b.redF() * (1 - t)),
-                          static_cast<float>(a.greenF() * t + b.greenF() * (1 - t)),
-                          static_cast<float>(a.blueF() * t + b.blueF() * (1 - t)));
-}
-}  // namespace
 
 DropBar::DropBar(QWidget* parent) : QWidget(parent), job_(std::make_unique<ConversionJob>()) {
   auto* layout = new QHBoxLayout(this);
@@ -87,8 +77,7 @@ DropBar::DropBar(QWidget* parent) : QWidget(parent), job_(std::make_unique<Conve
     box->open();
   });
   connect(job_.get(), &ConversionJob::progress, this, [this](quint64 done, quint64 total, const QString& tensor) {
-    const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
-    progress_->setValue(static_cast<int>(std::lround(fraction * kProgressSteps)));
+    progress_->setValue(progressValue(done, total));
     setStatus(tensor.isEmpty() ? jobTitle() : QStringLiteral("%1: %2").arg(jobTitle(), tensor), Tone::Normal);
   });
   connect(job_.get(), &ConversionJob::finished, this, [this](const QString& path, const QString& summary) {
@@ -192,10 +181,7 @@ void DropBar::setStatus(const QString& text, Tone tone) {
   status_tone_ = tone;
   status_->setToolTip(text);
   QPalette pal = palette();
-  if (tone == Tone::Error) {
-    // Red pulled towards the text colour: dark red on light themes, pink on dark ones.
-    pal.setColor(QPalette::WindowText, blend(QColor(0xd3, 0x2f, 0x2f), palette().color(QPalette::WindowText), 0.7));
-  }
+  if (tone == Tone::Error) pal.setColor(QPalette::WindowText, errorText(palette()));
   status_->setPalette(pal);
   details_->setVisible(tone == Tone::Error);
   refreshStatusLabel();

@@ -27,6 +27,7 @@
 
 #include "io/convert.h"
 #include "ui/export/conversion_job.h"
+#include "ui/export/feedback.h"
 #include "ui/export/output_naming.h"
 #include "ui/param_tree_model.h"
 
@@ -34,14 +35,7 @@ namespace ckpt::ui {
 
 namespace {
 
-constexpr int kProgressSteps = 1000;
 constexpr double kBytesPerGB = 1e9;  // shard sizes in Hugging Face's decimal units ("5GB")
-
-QColor blend(const QColor& a, const QColor& b, double t) {
-  return QColor::fromRgbF(static_cast<float>(a.redF() * t + b.redF() * (1 - t)),
-                          static_cast<float>(a.greenF() * t + b.greenF() * (1 - t)),
-                          static_cast<float>(a.blueF() * t + b.blueF() * (1 - t)));
-}
 
 QString sourceSummary(const io::Checkpoint& ck) {
   const std::size_t n = ck.tensors.size();
@@ -424,8 +418,7 @@ void ExportDialog::setRunning(bool running) {
 }
 
 void ExportDialog::showProgress(quint64 done, quint64 total, const QString& tensor) {
-  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
-  progress_->setValue(static_cast<int>(std::lround(fraction * kProgressSteps)));
+  progress_->setValue(progressValue(done, total));
   QString text = QStringLiteral("%1 / %2").arg(humanBytes(done), humanBytes(total));
   if (!tensor.isEmpty()) {
     // Long names keep both ends ("model.layers.31…q_proj.weight") so the layer stays readable.
@@ -443,17 +436,17 @@ void ExportDialog::showMessage(Tone tone, const QString& text, bool offerResult)
   switch (tone) {
     case Tone::Info: accent = palette().color(QPalette::Highlight); break;
     case Tone::Error:
-      accent = QColor(0xd3, 0x2f, 0x2f);
+      accent = errorAccent();
       icon = QStyle::SP_MessageBoxCritical;
       break;
     case Tone::Success:
-      accent = QColor(0x2e, 0x9d, 0x4a);
+      accent = successAccent();
       icon = QStyle::SP_DialogApplyButton;
       break;
   }
   // A tint of the accent over the base colour reads on light and dark themes alike.
   QPalette pal = message_frame_->palette();
-  pal.setColor(QPalette::Window, blend(accent, palette().color(QPalette::Base), 0.18));
+  pal.setColor(QPalette::Window, tinted(accent, palette().color(QPalette::Base), 0.18));
   pal.setColor(QPalette::WindowText, palette().color(QPalette::Text));
   message_frame_->setPalette(pal);
   const int size = style()->pixelMetric(QStyle::PM_MessageBoxIconSize, nullptr, this);

@@ -1,6 +1,7 @@
 // ConversionJob: a conversion on its worker thread with ordered, monotonic
 // progress; the core's sentence on failure; nothing on disk after a cancel,
-// a failure or the job's destruction mid-write. Also the output naming rule.
+// a failure or the job's destruction mid-write. Also the output naming rule
+// and the progress-bar position.
 #include <QFile>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -12,6 +13,7 @@
 #include "io/error.h"
 #include "test_helpers.h"
 #include "ui/export/conversion_job.h"
+#include "ui/export/feedback.h"
 #include "ui/export/output_naming.h"
 
 using namespace ckpt;
@@ -23,6 +25,7 @@ class ConversionJobTest : public QObject {
 
  private slots:
   void namesFollowTheStemRule();
+  void progressPositions();
   void convertsWithMonotonicProgress();
   void opensSourcePathInTheWorker();
   void appliesTheMapFirst();
@@ -54,6 +57,13 @@ void ConversionJobTest::namesFollowTheStemRule() {
   QCOMPARE(checkpointStem(QStringLiteral("/x/archive.v2.data")), QStringLiteral("archive.v2"));
   QCOMPARE(withExtension(QStringLiteral("/out/model.safetensors"), io::Format::Gguf), QStringLiteral("/out/model.gguf"));
   QCOMPARE(withExtension(QStringLiteral("model.npz"), io::Format::Npy), QStringLiteral("model.npy"));
+}
+
+void ConversionJobTest::progressPositions() {
+  QCOMPARE(progressValue(0, 0), 0);  // an empty checkpoint has nothing to measure
+  QCOMPARE(progressValue(1, 16), 63);
+  QCOMPARE(progressValue(std::uint64_t{3} << 40, std::uint64_t{4} << 40), 750);  // beyond int range
+  QCOMPARE(progressValue(5, 4), kProgressSteps);
 }
 
 void ConversionJobTest::convertsWithMonotonicProgress() {
