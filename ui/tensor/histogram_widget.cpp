@@ -14,7 +14,7 @@
 
 namespace ckpt::ui {
 
-HistogramWidget::HistogramWidget(QWidget* parent) : QWidget(parent) {
+HistogramWidget::HistogramWidget(QWidget* parent) : QWidget(parent), placeholder_(tr("No histogram")) {
   setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
   setMouseTracking(true);
 }
@@ -23,6 +23,11 @@ void HistogramWidget::setHistogram(std::vector<std::uint64_t> counts, double low
   counts_ = std::move(counts);
   low_ = low;
   high_ = high;
+  update();
+}
+
+void HistogramWidget::setPlaceholderText(const QString& text) {
+  placeholder_ = text;
   update();
 }
 
@@ -97,7 +102,7 @@ void HistogramWidget::paintEvent(QPaintEvent*) {
   p.fillRect(plot, pal.color(QPalette::Base));
   if (counts_.empty() || total() == 0) {
     p.setPen(pal.color(QPalette::PlaceholderText));
-    p.drawText(plot, Qt::AlignCenter, counts_.empty() ? tr("No histogram") : tr("No finite values"));
+    p.drawText(plot, Qt::AlignCenter, counts_.empty() ? placeholder_ : tr("No finite values"));
     return;
   }
 

@@ -20,6 +20,8 @@ class HistogramWidget : public QWidget {
   void setHistogram(std::vector<std::uint64_t> counts, double low, double high);
   void clear();
   void setLogScale(bool on);
+  // What an empty histogram says ("No histogram" by default).
+  void setPlaceholderText(const QString& text);
 
   [[nodiscard]] const std::vector<std::uint64_t>& counts() const { return counts_; }
   [[nodiscard]] std::uint64_t total() const;
@@ -44,6 +46,7 @@ class HistogramWidget : public QWidget {
   std::vector<std::uint64_t> counts_;
   double low_ = 0, high_ = 0;
   bool log_ = false;
+  QString placeholder_;
 };
 
 }  // namespace ckpt::ui

@@ -97,17 +97,15 @@ StatsPane::StatsPane(QWidget* parent) : QWidget(parent) {
   });
   connect(stop, &QPushButton::clicked, this, &StatsPane::stopRequested);
 
-  auto* message_row = new QHBoxLayout;
   message_ = new QLabel;
   message_->setObjectName(QStringLiteral("statsMessage"));
   message_->setWordWrap(true);
   message_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   message_->hide();
+  layout->addWidget(message_);
   retry_ = new QPushButton(tr("Compute a&gain"));
   retry_->hide();
-  message_row->addWidget(message_, 1);
-  message_row->addWidget(retry_, 0, Qt::AlignTop);
-  layout->addLayout(message_row);
+  layout->addWidget(retry_, 0, Qt::AlignLeft);
   connect(retry_, &QPushButton::clicked, this, &StatsPane::retryRequested);
 
   histogram_ = new HistogramWidget;
@@ -117,6 +115,9 @@ StatsPane::StatsPane(QWidget* parent) : QWidget(parent) {
   log_scale_->setToolTip(tr("Show the counts on a log scale, so sparse tails become visible"));
   layout->addWidget(log_scale_);
   connect(log_scale_, &QCheckBox::toggled, histogram_, &HistogramWidget::setLogScale);
+  // Takes the room the histogram leaves when a message stands in for it, so
+  // the message stays at the top beside what it explains.
+  layout->addStretch(0);
 
   clear();
 }
@@ -132,6 +133,7 @@ void StatsPane::clear() {
   note_->hide();
   setFieldsVisible(true);
   histogram_->clear();
+  histogram_->setPlaceholderText(tr("No histogram"));
 }
 
 void StatsPane::showComputing() {
@@ -142,6 +144,7 @@ void StatsPane::showComputing() {
   retry_->hide();
   setFieldsVisible(true);
   histogram_->clear();
+  histogram_->setPlaceholderText(tr("The histogram follows the statistics."));
   progress_->setValue(0);
   progress_row_->hide();
   progress_delay_->start();

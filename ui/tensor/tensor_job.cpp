@@ -51,6 +51,8 @@ QString failureText(std::exception_ptr e) {
   } catch (const io::Error& err) {
     // The panel already names the file; the sentence is what a user acts on.
     QString text = QString::fromStdString(err.sentence());
+    // Core sentences follow "file: at byte N: "; standing alone they start a sentence.
+    if (!text.isEmpty()) text[0] = text[0].toUpper();
     if (err.offset() != io::kNoOffset)
       text += QObject::tr(" (at byte %1 of %2)").arg(err.offset()).arg(QString::fromStdString(err.file()));
     return text;

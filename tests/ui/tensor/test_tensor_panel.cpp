@@ -76,6 +76,16 @@ class CorruptData final : public ckpt::io::TensorData {
 };
 
 
+// Set CKPT_TENSOR_SCREENSHOTS to a folder to look at what the tests show.
+void saveShot(QWidget& w, const QString& name) {
+  const QString out = qEnvironmentVariable("CKPT_TENSOR_SCREENSHOTS");
+  if (out.isEmpty()) return;
+  w.resize(640, 560);
+  w.show();
+  QTest::qWait(20);
+  QVERIFY(w.grab().save(out + QLatin1Char('/') + name));
+}
+
 }  // namespace
 
 // Waits until `spy` has seen `n` signals (QTRY_* return from the test on failure).
@@ -370,6 +380,7 @@ class TestTensorPanel : public QObject {
     panel.windowControls()->setOrigin(0, 40);
     WAIT_FOR(window, 2);
     QCOMPARE(model->value(3, 0), static_cast<double>(dense[3 * 64 + 40]));
+    saveShot(panel, QStringLiteral("gguf_stats.png"));
   }
 
   void tensorWithoutDataExplainsInline() {
@@ -391,6 +402,7 @@ class TestTensorPanel : public QObject {
     QTest::qWait(50);
     QCOMPARE(stats.count(), 0);
     QVERIFY(!panel.stats().has_value());
+    saveShot(panel, QStringLiteral("unreadable.png"));
   }
 
   void coreErrorsShowInline() {
@@ -416,6 +428,7 @@ class TestTensorPanel : public QObject {
     QVERIFY(panel.statsMessage().contains(QStringLiteral("at byte 4242")));
     QTRY_VERIFY_WITH_TIMEOUT(panel.windowMessage().contains(QStringLiteral("corrupt")), kWaitMs);
     QCOMPARE(panel.valueModel()->rowCount(), 0);
+    saveShot(panel, QStringLiteral("corrupt.png"));
 
     if (ckpt::io::can_dequantize(DType::IQ1_M)) QSKIP("this build decodes iq1_m; no undecodable block type to try");
     panel.setTensor(ck, 1);
@@ -442,7 +455,6 @@ class TestTensorPanel : public QObject {
     WAIT_FOR(stats, 1);
     WAIT_FOR(window, 1);
 
-    // Set CKPT_TENSOR_SCREENSHOTS to a folder to look at the pages.
     const QString out = qEnvironmentVariable("CKPT_TENSOR_SCREENSHOTS");
     auto shot = [&](const QString& name) {
       const QImage img = panel.grab().toImage();

@@ -176,6 +176,9 @@ class TestTensorPanelCancel : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(pane->progressBar()->isVisible() && pane->progressBar()->value() > 0, kWaitMs);
     // The window has to stream up to its place, and says so meanwhile.
     QTRY_COMPARE_WITH_TIMEOUT(panel.windowMessage(), QStringLiteral("Reading values…"), kWaitMs);
+    // Set CKPT_TENSOR_SCREENSHOTS to a folder to look at the computing state.
+    if (const QString out = qEnvironmentVariable("CKPT_TENSOR_SCREENSHOTS"); !out.isEmpty())
+      QVERIFY(panel.grab().save(out + QStringLiteral("/computing.png")));
 
     QPushButton* stop = nullptr;
     for (auto* b : pane->findChildren<QPushButton*>())
