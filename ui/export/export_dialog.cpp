@@ -21,8 +21,8 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <cmath>
-#include <exception>
 #include <utility>
 
 #include "io/convert.h"
@@ -426,8 +426,9 @@ void ExportDialog::showProgress(quint64 done, quint64 total, const QString& tens
     const int room = progress_->width() - progress_->fontMetrics().horizontalAdvance(prefix) - 24;
     text = prefix + progress_->fontMetrics().elidedText(tensor, Qt::ElideMiddle, std::max(room, 60));
   }
-  // QProgressBar treats '%' in its format as a placeholder.
-  progress_->setFormat(text.replace(QLatin1Char('%'), QStringLiteral("%%")));
+  // QProgressBar expands %p, %v and %m in its format and has no escape: a
+  // zero-width space after each '%' keeps a name like "x%v" as it is.
+  progress_->setFormat(text.replace(QLatin1Char('%'), QStringLiteral("%\u200B")));
 }
 
 void ExportDialog::showMessage(Tone tone, const QString& text, bool offerResult) {

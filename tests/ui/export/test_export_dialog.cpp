@@ -67,6 +67,7 @@ class ExportDialogTest : public QObject {
   void npyErrorShowsTheCoreSentence();
   void missingFolderShowsTheCoreSentence();
   void destroyedWhileRunning();
+  void percentInANameIsShownAsIs();
   void optionsReachTheWriter();
   void screenshots();
 };
@@ -287,6 +288,25 @@ void ExportDialogTest::destroyedWhileRunning() {
   opener.join();
   QCoreApplication::processEvents();
   QCOMPARE(filesIn(dir.path()), QStringList{});
+}
+
+void ExportDialogTest::percentInANameIsShownAsIs() {
+  QTemporaryDir dir;
+  auto data = std::make_shared<GatedData>(4, std::size_t{1} << 20);
+  ExportDialog dialog(gatedCheckpoint(dir.filePath(QStringLiteral("odd.safetensors")), data, "rate%v.weight"), {});
+  dialog.setTarget(io::Format::Npz, dir.filePath(QStringLiteral("odd.npz")));
+  dialog.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+  auto* bar = dialog.findChild<QProgressBar*>(QStringLiteral("progressBar"));
+  dialog.start();
+  QTRY_VERIFY_WITH_TIMEOUT(bar->value() > 0, 10000);
+  // Not "rate250.weight": the bar must not expand %v inside a tensor name.
+  QString shown = bar->text();
+  shown.remove(QChar(0x200B));
+  QVERIFY2(shown.endsWith(QStringLiteral("rate%v.weight")), qPrintable(shown));
+  dialog.cancel();
+  data->release();
+  QTRY_VERIFY_WITH_TIMEOUT(!dialog.isRunning(), 10000);
 }
 
 void ExportDialogTest::optionsReachTheWriter() {

@@ -106,13 +106,14 @@ class GatedData final : public io::TensorData {
 };
 
 // A one-tensor checkpoint "at" `path` (nothing is written there) whose data come from `data`.
-inline std::shared_ptr<const io::Checkpoint> gatedCheckpoint(const QString& path, std::shared_ptr<const GatedData> data) {
+inline std::shared_ptr<const io::Checkpoint> gatedCheckpoint(const QString& path, std::shared_ptr<const GatedData> data,
+                                                             std::string tensor_name = "big.weight") {
   io::Checkpoint ck;
   ck.path = path.toStdString();
   ck.format = io::Format::Safetensors;
   ck.format_detail = "safetensors";
   io::TensorInfo t;
-  t.name = "big.weight";
+  t.name = std::move(tensor_name);
   t.dtype = io::DType::F32;  // storable by every format
   t.shape = {static_cast<std::int64_t>(data->bytes() / 4)};
   t.nbytes = data->bytes();
