@@ -149,6 +149,9 @@ void TensorPanel::setTensor(std::shared_ptr<const io::Checkpoint> checkpoint, st
     clear();
     return;
   }
+  // The tree re-reports its current row after a filter or sort; the work
+  // done or under way for it stays (a failed attempt is tried again).
+  if (checkpoint == checkpoint_ && index == index_ && (stats_->stats() || stats_->computing())) return;
   job_->cancel();
   checkpoint_ = std::move(checkpoint);
   index_ = index;

@@ -40,7 +40,8 @@ class TensorPanel : public QWidget {
 
   // Shows tensor `index` of `checkpoint`: description at once, then stats,
   // histogram, value window and heat map when the background work delivers.
-  // Calling it again (or clear()) cancels the previous work.
+  // Calling it again (or clear()) cancels the previous work; calling it
+  // with the tensor already shown keeps what is there.
   void setTensor(std::shared_ptr<const io::Checkpoint> checkpoint, std::size_t index);
   void clear();
 

@@ -145,6 +145,22 @@ class TestTensorPanel : public QObject {
     QCOMPARE(shown.count(), 1);
   }
 
+  void reselectingTheSameTensorKeepsItsWork() {
+    const auto ck = checkpointOf({f32Tensor("w", {4}, {1, 2, 3, 4})});
+    TensorPanel panel;
+    QSignalSpy stats(&panel, &TensorPanel::statsShown);
+    QSignalSpy window(&panel, &TensorPanel::windowShown);
+    panel.setTensor(ck, 0);
+    panel.setTensor(ck, 0);
+    WAIT_FOR(stats, 1);
+    WAIT_FOR(window, 1);
+    panel.setTensor(ck, 0);
+    QTest::qWait(50);
+    QCOMPARE(stats.count(), 1);
+    QCOMPARE(window.count(), 1);
+    QVERIFY(panel.stats().has_value());
+  }
+
   void histogramTotalIsCountWithoutNonFinite() {
     const auto ck = checkpointOf({f32Tensor("w", {100}, arange(100))});
     TensorPanel panel;

@@ -3,10 +3,12 @@
 // selected, when Stop is pressed, and when the panel is destroyed mid-way;
 // its results never appear, and nothing waits for it to finish. Plus the
 // runner underneath: the latest task wins, the running one is told to stop.
+// A real memory-mapped file takes the random-access path through the same.
 #include <QElapsedTimer>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <atomic>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <thread>
 
+#include "io/open.h"
 #include "ui/tensor/stats_pane.h"
 #include "ui/tensor/task_runner.h"
 #include "ui/tensor/tensor_job.h"
@@ -201,6 +204,60 @@ class TestTensorPanelCancel : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(!panel.busy(), 1000);
     QVERIFY(streamsStopped(*big.data));
     QCOMPARE(stats.count(), 0);
+  }
+
+  void mappedFileCancelsAndCompletes() {
+    // A real 128 MiB .npy, read through its memory map (random access, the
+    // path compute_stats splits over threads), values i mod 1000.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    constexpr std::size_t n = std::size_t{32} << 20;
+    {
+      std::vector<std::byte> bytes(n * sizeof(float));
+      auto* f = reinterpret_cast<float*>(bytes.data());
+      for (std::size_t i = 0; i < n; ++i) f[i] = static_cast<float>(i % 1000);
+      ckpt::io::TensorInfo t;
+      t.name = "big";
+      t.dtype = DType::F32;
+      t.shape = {static_cast<std::int64_t>(n / 4096), 4096};
+      t.nbytes = bytes.size();
+      t.data = ckpt::io::make_memory_data(std::move(bytes));
+      ckpt::io::WriteOptions wo;
+      wo.sync = false;
+      ckpt::io::write_checkpoint(dir.filePath(QStringLiteral("big.npy")).toStdString(), ckpt::io::Format::Npy,
+                                 std::span(&t, 1), {}, wo);
+    }
+    const auto big = std::make_shared<const ckpt::io::Checkpoint>(
+        ckpt::io::open_checkpoint(dir.filePath(QStringLiteral("big.npy")).toStdString()));
+
+    {
+      TensorPanel panel;
+      QSignalSpy stats(&panel, &TensorPanel::statsShown);
+      panel.setTensor(big, 0);
+      panel.setTensor(smallTensor(), 0);
+      QTRY_VERIFY_WITH_TIMEOUT(stats.count() >= 1, kWaitMs);
+      QTRY_VERIFY_WITH_TIMEOUT(!panel.busy(), kWaitMs);
+      QCOMPARE(stats.count(), 1);
+      QCOMPARE(panel.stats()->count, std::uint64_t{4});
+    }
+    {
+      auto* panel = new TensorPanel;
+      panel->setTensor(big, 0);
+      QTest::qWait(20);
+      QElapsedTimer clock;
+      clock.start();
+      delete panel;
+      QVERIFY2(clock.elapsed() < 1000, qPrintable(QStringLiteral("%1 ms").arg(clock.elapsed())));
+    }
+    TensorPanel panel;
+    QSignalSpy stats(&panel, &TensorPanel::statsShown);
+    QSignalSpy window(&panel, &TensorPanel::windowShown);
+    panel.setTensor(big, 0);
+    QTRY_VERIFY_WITH_TIMEOUT(stats.count() == 1 && window.count() == 1, kWaitMs);
+    QCOMPARE(panel.stats()->count, std::uint64_t{n});
+    QCOMPARE(panel.stats()->min, 0.0);
+    QCOMPARE(panel.stats()->max, 999.0);
+    QCOMPARE(panel.valueModel()->value(1, 5), static_cast<double>((4096 + 5) % 1000));
   }
 
   void jobDeliversOnlyTheLatestRequest() {
