@@ -247,8 +247,9 @@ QVariant MetadataModel::data(const QModelIndex& index, int role) const {
     case Qt::ToolTipRole:
       if (index.column() != Value) return {};
       if (v->type == io::MetaType::Array)
-        return tr("%n element(s) of %1; expand the row to see them", nullptr, static_cast<int>(v->items.size()))
-            .arg(typeName(v->element_type));
+        return v->items.size() == 1
+                   ? tr("1 element of %1; expand the row to see it").arg(typeName(v->element_type))
+                   : tr("%1 elements of %2; expand the row to see them").arg(v->items.size()).arg(typeName(v->element_type));
       if (v->type == io::MetaType::String && v->s.size() > 60) {
         QString s = fromStd(v->s);
         if (s.size() > kTooltipChars) s = s.left(kTooltipChars) + QChar(0x2026);

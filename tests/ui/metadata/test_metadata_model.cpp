@@ -88,6 +88,8 @@ class TestMetadataModel : public QObject {
     QVERIFY2(preview.startsWith(QStringLiteral("[150000 × string] \"<unk>\", \"<s>\", \"tok2\"")), qPrintable(preview));
     QVERIFY2(preview.endsWith(QStringLiteral(", …")), qPrintable(preview));
     QVERIFY(preview.size() < 160);
+    QCOMPARE(tokens.siblingAtColumn(MetadataModel::Value).data(Qt::ToolTipRole).toString(),
+             QStringLiteral("150000 elements of string; expand the row to see them"));
 
     model_->fetchMore(tokens);
     QCOMPARE(model_->rowCount(tokens), MetadataModel::kFetchChunk);
