@@ -14,7 +14,6 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
-#include <map>
 #include <vector>
 
 #include "io/error.h"
@@ -294,19 +293,17 @@ void MetadataPanel::addEntry() {
 
 void MetadataPanel::removeSelected() {
   if (!model_->isEditable() || saver_->isRunning()) return;
-  // Rows grouped by parent and removed bottom-up, so earlier removals do not
-  // shift the rows still to go. Elements under a key that is also removed go with it.
-  std::map<int, std::vector<int>> elements;  // key row -> element rows
   std::vector<int> keys;
+  bool elements = false;
   for (const QModelIndex& i : view_->selectionModel()->selectedRows()) {
-    if (i.parent().isValid()) elements[i.parent().row()].push_back(i.row());
+    if (i.parent().isValid()) elements = true;
     else keys.push_back(i.row());
   }
-  for (int k : keys) elements.erase(k);
-  for (auto& [key, rows] : elements) {
-    std::sort(rows.rbegin(), rows.rend());
-    for (int r : rows) model_->removeRows(r, 1, model_->index(key, 0));
+  if (keys.empty() && elements) {
+    showError(tr("Array elements cannot be removed: an element's position is its meaning (a token's id). Edit it instead."));
+    return;
   }
+  // Bottom-up, so each removal leaves the rows still to go where they were.
   std::sort(keys.rbegin(), keys.rend());
   for (int k : keys) model_->removeRows(k, 1);
 }

@@ -245,6 +245,14 @@ class TestMetadataPanel : public QObject {
                                            QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
     QTest::keyClick(panel.view(), Qt::Key_Delete);
     QVERIFY(panel.isDirty());
+    const QModelIndex tokens = panel.model()->indexOfKey(QStringLiteral("tokenizer.ggml.tokens"));
+    panel.view()->expand(tokens);
+    QTRY_VERIFY(panel.model()->fetchedCount(tokens) > 0);
+    panel.view()->selectionModel()->select(panel.model()->index(3, 0, tokens),
+                                           QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    QTest::keyClick(panel.view(), Qt::Key_Delete);
+    QVERIFY(panel.message().startsWith(QStringLiteral("Array elements cannot be removed")));
+    QCOMPARE(ckpt::io::find(panel.model()->metadata(), "tokenizer.ggml.tokens")->items.size(), std::size_t{32000});
     button(panel, QStringLiteral("Revert"))->click();
     QVERIFY(!panel.isDirty());
     QVERIFY(panel.model()->indexOfKey(QStringLiteral("general.name")).isValid());
