@@ -1,6 +1,7 @@
 #include "ui/checkpoint_tab.h"
 
 #include <QAction>
+#include <QFileInfo>
 #include <QFontDatabase>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -16,6 +17,10 @@
 #include "io/dtype.h"
 #include "ui/param_tree_model.h"
 #include "ui/param_tree_view.h"
+#include "ui/compare/compare_view.h"
+#include "ui/metadata/metadata_panel.h"
+#include "ui/namemap/name_map_editor.h"
+#include "ui/tensor/tensor_panel.h"
 #include "ui/tensor_filter_proxy.h"
 
 namespace ckpt::ui {
@@ -97,6 +102,8 @@ CheckpointTab::CheckpointTab(const QString& path, QWidget* parent) : QWidget(par
   group_details_->setPlaceholderText(tr("Select a tensor to see its details."));
   detail_stack_ = new QStackedWidget;
   detail_stack_->addWidget(group_details_);
+  tensor_panel_ = new TensorPanel;
+  detail_stack_->addWidget(tensor_panel_);
 
   auto* splitter = new QSplitter;
   splitter->addWidget(left);
@@ -109,6 +116,37 @@ CheckpointTab::CheckpointTab(const QString& path, QWidget* parent) : QWidget(par
   pages_->setDocumentMode(true);
   pages_->setTabPosition(QTabWidget::South);
   pages_->addTab(splitter, tr("Tensors"));
+  metadata_ = new MetadataPanel;
+  compare_ = new CompareView;
+  map_editor_ = new NameMapEditor;
+  pages_->addTab(metadata_, tr("Metadata"));
+  pages_->addTab(compare_, tr("Compare"));
+  pages_->addTab(map_editor_, tr("Name Map"));
+  pages_->setTabToolTip(0, tr("Parameter tree and the selected tensor (Ctrl+1)"));
+  pages_->setTabToolTip(1, tr("Format metadata, editable where the format allows (Ctrl+2)"));
+  pages_->setTabToolTip(2, tr("Against a module spec or a second checkpoint (Ctrl+3)"));
+  pages_->setTabToolTip(3, tr("Rename and re-lay-out tensors (Ctrl+4)"));
+
+  // A save over this file swaps in the new file; a save elsewhere opens it.
+  connect(metadata_, &MetadataPanel::saved, this, [this](const QString& saved_path) {
+    if (QFileInfo(saved_path).absoluteFilePath() == path_) reload();
+    else emit openRequested(saved_path);
+  });
+  connect(metadata_, &MetadataPanel::dirtyChanged, this, [this](bool dirty) {
+    pages_->setTabText(pages_->indexOf(metadata_), dirty ? tr("Metadata *") : tr("Metadata"));
+  });
+
+  // The map drives the compare view; the compare view's right-hand side is
+  // what "Suggest from spec" aims at.
+  connect(map_editor_, &NameMapEditor::mapChanged, this, [this](const model::NameMap& map) {
+    map_ = map;
+    compare_->setMap(map_);
+    emit nameMapChanged(map_);
+  });
+  connect(compare_, &CompareView::specChanged, this, [this] {
+    const model::ModuleSpec* spec = compare_->spec();
+    map_editor_->setSpec(spec != nullptr ? std::optional<model::ModuleSpec>(*spec) : std::nullopt);
+  });
 
   opening_ = new QLabel(tr("Opening %1…").arg(path));
   opening_->setAlignment(Qt::AlignCenter);
@@ -137,6 +175,11 @@ void CheckpointTab::onLoaded(const Document& doc) {
   model_->clear();
   doc_ = doc;
   model_->setTree(*doc_.tree, doc_.checkpoint->tensors);
+  tensor_panel_->clear();
+  metadata_->setCheckpoint(doc_.checkpoint);
+  compare_->setCheckpoint(doc_.checkpoint);
+  compare_->setMap(map_);
+  map_editor_->setCheckpoint(doc_.checkpoint);
   body_->setCurrentWidget(pages_);
   view_->expandToDepth(0);
   selectFirstTensor();
@@ -145,8 +188,10 @@ void CheckpointTab::onLoaded(const Document& doc) {
 }
 
 void CheckpointTab::setNameMap(const model::NameMap& map) {
+  // The editor echoes the map through mapChanged, which updates the rest.
+  map_editor_->setMap(map);
   map_ = map;
-  emit nameMapChanged(map_);
+  compare_->setMap(map_);
 }
 
 bool CheckpointTab::setFilter(const QString& text, bool regex) {
@@ -196,7 +241,27 @@ void CheckpointTab::focusFilter() {
 void CheckpointTab::expandAll() { view_->expandAll(); }
 void CheckpointTab::collapseAll() { view_->collapseAll(); }
 
-void CheckpointTab::showPage(Page page) { pages_->setCurrentIndex(static_cast<int>(page)); }
+void CheckpointTab::showPage(Page page) {
+  switch (page) {
+    case Page::Tensors: pages_->setCurrentIndex(0); break;
+    case Page::Metadata: pages_->setCurrentWidget(metadata_); break;
+    case Page::Compare: pages_->setCurrentWidget(compare_); break;
+    case Page::NameMap: pages_->setCurrentWidget(map_editor_); break;
+  }
+}
+
+void CheckpointTab::reload() {
+  opening_->setText(tr("Opening %1…").arg(path_));
+  loader_->start(path_);
+}
+
+CheckpointTab::Page CheckpointTab::currentPage() const {
+  QWidget* w = pages_->currentWidget();
+  if (w == metadata_) return Page::Metadata;
+  if (w == compare_) return Page::Compare;
+  if (w == map_editor_) return Page::NameMap;
+  return Page::Tensors;
+}
 
 bool CheckpointTab::selectTensor(const QString& name) {
   if (!doc_.tree) return false;
@@ -223,6 +288,11 @@ void CheckpointTab::showSelection(const QModelIndex& proxy_index) {
   const model::TreeNode* node = model_->node(index);
   if (node == nullptr) {
     group_details_->clear();
+    return;
+  }
+  if (node->tensor && node->children.empty()) {
+    tensor_panel_->setTensor(doc_.checkpoint, *node->tensor);
+    detail_stack_->setCurrentWidget(tensor_panel_);
     return;
   }
   QString text;

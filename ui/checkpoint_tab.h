@@ -19,7 +19,11 @@ class QToolButton;
 
 namespace ckpt::ui {
 
+class CompareView;
+class MetadataPanel;
+class NameMapEditor;
 class ParamTreeModel;
+class TensorPanel;
 class ParamTreeView;
 class TensorFilterProxy;
 
@@ -44,6 +48,11 @@ class CheckpointTab : public QWidget {
   [[nodiscard]] TensorFilterProxy* proxy() const { return proxy_; }
   [[nodiscard]] ParamTreeModel* treeModel() const { return model_; }
   [[nodiscard]] QLineEdit* filterEdit() const { return filter_; }
+  [[nodiscard]] TensorPanel* tensorPanel() const { return tensor_panel_; }
+  [[nodiscard]] CompareView* compareView() const { return compare_; }
+  [[nodiscard]] MetadataPanel* metadataPanel() const { return metadata_; }
+  [[nodiscard]] NameMapEditor* nameMapEditor() const { return map_editor_; }
+  [[nodiscard]] Page currentPage() const;
 
   // Applies a filter as if typed (regex when `regex`); false when invalid.
   bool setFilter(const QString& text, bool regex = false);
@@ -51,6 +60,8 @@ class CheckpointTab : public QWidget {
   void expandAll();
   void collapseAll();
   void showPage(Page page);
+  // Opens `path` again in this tab (after its metadata was saved over it).
+  void reload();
   // Selects the tensor named `name`; false when there is none.
   bool selectTensor(const QString& name);
   // One line for the status bar: totals, format, filter matches.
@@ -84,6 +95,10 @@ class CheckpointTab : public QWidget {
   ParamTreeView* view_ = nullptr;
   QStackedWidget* detail_stack_ = nullptr;
   QPlainTextEdit* group_details_ = nullptr;
+  TensorPanel* tensor_panel_ = nullptr;
+  MetadataPanel* metadata_ = nullptr;
+  CompareView* compare_ = nullptr;
+  NameMapEditor* map_editor_ = nullptr;
   QLabel* opening_ = nullptr;
   QStackedWidget* body_ = nullptr;
 };

@@ -15,11 +15,17 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QToolBar>
 #include <QUrl>
 
 #include "io/open.h"
+#include "model/name_map.h"
 #include "ui/checkpoint_tab.h"
+#include "ui/compare/compare_view.h"
+#include "ui/export/drop_bar.h"
+#include "ui/export/export_dialog.h"
 #include "ui/icons.h"
+#include "ui/metadata/metadata_panel.h"
 #include "ui/param_tree_view.h"
 #include "ui/recent_files.h"
 
@@ -44,10 +50,18 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   tabs_->setMovable(true);
   setCentralWidget(tabs_);
   connect(tabs_, &QTabWidget::tabCloseRequested, this, &MainWindow::closeTab);
-  connect(tabs_, &QTabWidget::currentChanged, this, [this] {
-    updateStatus();
-    updateTitle();
-  });
+  connect(tabs_, &QTabWidget::currentChanged, this, &MainWindow::onCurrentTabChanged);
+
+  // Drag-and-drop conversion: a bar of format targets along the bottom.
+  drop_bar_ = new DropBar;
+  auto* drops = new QToolBar(tr("Convert"));
+  drops->setObjectName(QStringLiteral("dropBar"));
+  drops->setMovable(false);
+  drops->addWidget(drop_bar_);
+  addToolBar(Qt::BottomToolBarArea, drops);
+  connect(drop_bar_, &DropBar::openRequested, this, [this](const QString& p) { openFile(p); });
+  connect(drop_bar_, &DropBar::conversionFinished, this,
+          [this](const QString& p) { statusBar()->showMessage(tr("Wrote %1").arg(p), 8000); });
 
   status_ = new QLabel;
   statusBar()->addWidget(status_, 1);
@@ -69,6 +83,8 @@ void MainWindow::buildMenus() {
   file->addAction(tr("&Open…"), QKeySequence::Open, this, &MainWindow::chooseFiles);
   recent_menu_ = file->addMenu(tr("Open &Recent"));
   connect(recent_menu_, &QMenu::aboutToShow, this, &MainWindow::rebuildRecentMenu);
+  file->addAction(tr("Compare &With…"), QKeySequence(Qt::CTRL | Qt::Key_K), this, &MainWindow::chooseComparison);
+  file->addAction(tr("&Export…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this] { showExportDialog(); });
   file->addSeparator();
   file->addAction(tr("&Close Tab"), QKeySequence::Close, this, [this] { closeTab(tabs_->currentIndex()); });
   file->addSeparator();
@@ -107,6 +123,10 @@ void MainWindow::buildMenus() {
     view->addAction(label, QKeySequence(Qt::CTRL | static_cast<Qt::Key>(key++)), this,
                     onTab([p](CheckpointTab* t) { t->showPage(p); }));
   }
+  view->addSeparator();
+  QAction* toggle = qobject_cast<QToolBar*>(drop_bar_->parentWidget())->toggleViewAction();
+  toggle->setText(tr("Conversion &Drop Bar"));
+  view->addAction(toggle);
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About Checkpoint Inspector"), this, [this] {
@@ -126,6 +146,20 @@ CheckpointTab* MainWindow::openFile(const QString& path) {
     }
   }
   auto* tab = new CheckpointTab(absolute);
+  // Each new tab starts with the map last edited, so a porting session
+  // continues across files and restarts.
+  const QString last_map = QSettings().value(QStringLiteral("lastMap")).toString();
+  if (!last_map.isEmpty()) {
+    try {
+      tab->setNameMap(model::parse_map(last_map.toStdString(), "the last name map"));
+    } catch (const std::exception&) {
+      QSettings().remove(QStringLiteral("lastMap"));  // from an older version: start clean
+    }
+  }
+  connect(tab, &CheckpointTab::nameMapChanged, this, [this, tab](const model::NameMap& map) {
+    QSettings().setValue(QStringLiteral("lastMap"), QString::fromStdString(model::to_json(map)));
+    if (tab == currentTab()) drop_bar_->setMap(map);
+  });
   const auto format = io::format_from_extension(absolute.toStdString());
   const int index = tabs_->addTab(tab, format ? formatIcon(*format) : QIcon(), QFileInfo(absolute).fileName());
   tabs_->setTabToolTip(index, absolute);
@@ -136,7 +170,7 @@ CheckpointTab* MainWindow::openFile(const QString& path) {
   connect(tab, &CheckpointTab::openRequested, this, [this](const QString& p) { openFile(p); });
   connect(tab, &CheckpointTab::loaded, this, [this, tab] {
     RecentFiles::add(tab->path());
-    updateTitle();
+    if (tab == currentTab()) onCurrentTabChanged();
     emit fileOpened(tab->path());
   });
   connect(tab, &CheckpointTab::loadFailed, this, [this, tab](const QString& message) {
@@ -162,12 +196,54 @@ CheckpointTab* MainWindow::tabAt(int index) const { return qobject_cast<Checkpoi
 CheckpointTab* MainWindow::currentTab() const { return qobject_cast<CheckpointTab*>(tabs_->currentWidget()); }
 
 void MainWindow::closeTab(int index) {
-  QWidget* w = tabs_->widget(index);
+  CheckpointTab* w = tabAt(index);
   if (w == nullptr) return;
+  if (w->isLoaded() && w->metadataPanel()->isDirty()) {
+    const auto answer = QMessageBox::question(
+        this, tr("Unsaved metadata"),
+        tr("The metadata of %1 has unsaved edits. Close it anyway?").arg(QFileInfo(w->path()).fileName()),
+        QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Cancel);
+    if (answer != QMessageBox::Discard) return;
+  }
   tabs_->removeTab(index);
   w->deleteLater();
   updateStatus();
   updateTitle();
+}
+
+void MainWindow::onCurrentTabChanged() {
+  CheckpointTab* tab = currentTab();
+  drop_bar_->setCheckpoint(tab != nullptr ? tab->checkpoint() : nullptr);
+  drop_bar_->setMap(tab != nullptr ? tab->nameMap() : model::NameMap{});
+  updateStatus();
+  updateTitle();
+}
+
+ExportDialog* MainWindow::showExportDialog() {
+  CheckpointTab* tab = currentTab();
+  if (tab == nullptr || !tab->isLoaded()) {
+    statusBar()->showMessage(tr("Open a checkpoint to export it."), 5000);
+    return nullptr;
+  }
+  auto* dialog = new ExportDialog(tab->checkpoint(), tab->nameMap(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &ExportDialog::openRequested, this, [this](const QString& p) { openFile(p); });
+  dialog->open();
+  return dialog;
+}
+
+void MainWindow::chooseComparison() {
+  CheckpointTab* tab = currentTab();
+  if (tab == nullptr || !tab->isLoaded()) return;
+  const QString path = QFileDialog::getOpenFileName(
+      this, tr("Compare with a module spec or a checkpoint"), QFileInfo(tab->path()).absolutePath(),
+      tr("Specs and checkpoints (*.json *.safetensors *.gguf *.npz *.npy *.pt *.pth *.bin);;All files (*)"));
+  if (path.isEmpty()) return;
+  tab->showPage(CheckpointTab::Page::Compare);
+  // A .json that is not a sharded index is a module spec; anything else a checkpoint.
+  const bool spec = path.endsWith(QLatin1String(".json")) && !path.endsWith(QLatin1String(".index.json"));
+  if (spec) tab->compareView()->loadSpec(path);
+  else tab->compareView()->loadCheckpoint(path);
 }
 
 void MainWindow::chooseFiles() {

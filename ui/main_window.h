@@ -13,6 +13,8 @@ class QTabWidget;
 namespace ckpt::ui {
 
 class CheckpointTab;
+class DropBar;
+class ExportDialog;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -31,6 +33,10 @@ class MainWindow : public QMainWindow {
   [[nodiscard]] CheckpointTab* tabAt(int index) const;
   [[nodiscard]] CheckpointTab* currentTab() const;
   void closeTab(int index);
+  // File › Export… for the current tab (with its name map); nullptr when no
+  // checkpoint is loaded. The dialog deletes itself when closed.
+  ExportDialog* showExportDialog();
+  [[nodiscard]] DropBar* dropBar() const { return drop_bar_; }
 
  signals:
   void fileOpened(const QString& path);
@@ -46,12 +52,15 @@ class MainWindow : public QMainWindow {
   void chooseFiles();
   void rebuildRecentMenu();
   void updateStatus();
+  void onCurrentTabChanged();
+  void chooseComparison();
   void updateTitle();
   void showError(const QString& title, const QString& text, const QString& detail);
 
   QTabWidget* tabs_ = nullptr;
   QLabel* status_ = nullptr;
   QMenu* recent_menu_ = nullptr;
+  DropBar* drop_bar_ = nullptr;
 };
 
 }  // namespace ckpt::ui
