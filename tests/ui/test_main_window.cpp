@@ -12,12 +12,19 @@
 #include <QTest>
 #include <QUrl>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <vector>
 
 #include "io/open.h"
+#include "model/spec_diff.h"
 #include "ui/checkpoint_tab.h"
+#include "ui/compare/compare_view.h"
+#include "ui/export/drop_bar.h"
+#include "ui/export/export_dialog.h"
+#include "ui/namemap/name_map_editor.h"
+#include "ui/tensor/tensor_panel.h"
 #include "ui/main_window.h"
 #include "ui/param_tree_view.h"
 #include "ui/recent_files.h"
@@ -188,6 +195,103 @@ class TestMainWindow : public QObject {
     QCOMPARE(npy.tensors.size(), std::size_t{1});
     const auto source = ckpt::io::read_all(tab->checkpoint()->tensors.back());
     QVERIFY(ckpt::io::read_all(npy.tensors.front()) == source);
+  }
+
+  // The panels inside a tab, wired together as a user meets them.
+  void selectingATensorShowsItsStatistics() {
+    MainWindow w;
+    CheckpointTab* tab = w.openFile(a_);
+    QVERIFY(waitLoaded(tab));
+    QSignalSpy shown(tab->tensorPanel(), &ckpt::ui::TensorPanel::statsShown);
+    QVERIFY(tab->selectTensor(QStringLiteral("encoder.layers.1.mlp.fc1.weight")));
+    QVERIFY(shown.count() > 0 || shown.wait(10000));
+    const auto& stats = tab->tensorPanel()->stats();
+    QVERIFY(stats.has_value());
+    QCOMPARE(stats->count, std::uint64_t{32});
+    QCOMPARE(stats->min, 300.0);  // written as 300, 301, …
+    QCOMPARE(stats->max, 331.0);
+  }
+
+  void compareAgainstASpecFollowsTheNameMap() {
+    MainWindow w;
+    CheckpointTab* tab = w.openFile(a_);
+    QVERIFY(waitLoaded(tab));
+    // Wants the checkpoint's names under "model." except one with another
+    // shape, and one name the checkpoint lacks.
+    const QString spec = dir_.filePath(QStringLiteral("spec.json"));
+    std::ofstream(spec.toStdString()) << R"({"parameters": {
+      "model.encoder.layers.0.attn.q_proj.weight": [4, 4],
+      "model.encoder.layers.0.attn.k_proj.weight": [4, 4],
+      "model.encoder.layers.1.attn.q_proj.weight": [4, 4],
+      "model.encoder.layers.1.mlp.fc1.weight": [4, 8],
+      "model.head.bias": [3],
+      "model.head.weight": [3, 4]}})";
+    tab->showPage(CheckpointTab::Page::Compare);
+    QVERIFY(tab->compareView()->loadSpec(spec));
+    const ckpt::model::SpecDiff* diff = tab->compareView()->diff();
+    QVERIFY(diff != nullptr);
+    QCOMPARE(diff->count(ckpt::model::Category::Missing), std::size_t{6});
+    QCOMPARE(diff->count(ckpt::model::Category::Unexpected), std::size_t{5});
+    QVERIFY(!diff->strict_load_ok());
+
+    // One prefix rule in the editor: the compare view recomputes at once.
+    ckpt::model::NameMap map;
+    ckpt::model::Rule rule;
+    rule.match = ckpt::model::Rule::Match::Prefix;
+    rule.pattern = "";
+    rule.replace = "model.";
+    map.rules.push_back(rule);
+    QSignalSpy changed(tab->compareView(), &ckpt::ui::CompareView::diffChanged);
+    tab->nameMapEditor()->setMap(map);
+    QVERIFY(changed.count() > 0 || changed.wait(5000));
+    diff = tab->compareView()->diff();
+    QCOMPARE(diff->count(ckpt::model::Category::Match), std::size_t{4});
+    QCOMPARE(diff->count(ckpt::model::Category::LayoutMismatch), std::size_t{1});  // [8, 4] vs [4, 8]
+    QCOMPARE(diff->count(ckpt::model::Category::Missing), std::size_t{1});
+    QCOMPARE(diff->count(ckpt::model::Category::Unexpected), std::size_t{0});
+    QCOMPARE(tab->nameMap().rules.size(), std::size_t{1});
+  }
+
+  void exportDialogWritesTheMappedCheckpoint() {
+    MainWindow w;
+    CheckpointTab* tab = w.openFile(a_);
+    QVERIFY(waitLoaded(tab));
+    ckpt::model::NameMap map;
+    ckpt::model::Rule rule;
+    rule.match = ckpt::model::Rule::Match::Prefix;
+    rule.pattern = "encoder.";
+    rule.replace = "enc.";
+    map.rules.push_back(rule);
+    tab->setNameMap(map);
+    ckpt::ui::ExportDialog* dialog = w.showExportDialog();
+    QVERIFY(dialog != nullptr);
+    const QString out = dir_.filePath(QStringLiteral("exported.gguf"));
+    dialog->setTarget(ckpt::io::Format::Gguf, out);
+    QSignalSpy done(dialog, &ckpt::ui::ExportDialog::exportFinished);
+    dialog->start();
+    QVERIFY(done.wait(20000));
+    const ckpt::io::Checkpoint written = ckpt::io::open_checkpoint(out.toStdString());
+    QCOMPARE(written.tensors.size(), std::size_t{5});
+    for (const ckpt::io::TensorInfo& source : tab->checkpoint()->tensors) {
+      const std::string mapped = source.name.rfind("encoder.", 0) == 0 ? "enc." + source.name.substr(8) : source.name;
+      const auto it = std::find_if(written.tensors.begin(), written.tensors.end(),
+                                   [&](const ckpt::io::TensorInfo& t) { return t.name == mapped; });
+      QVERIFY2(it != written.tensors.end(), mapped.c_str());
+      QVERIFY(ckpt::io::read_all(*it) == ckpt::io::read_all(source));
+    }
+    dialog->close();
+  }
+
+  void dropBarConvertsBesideTheSource() {
+    QTemporaryDir dir;
+    const QString source = writeModel(dir, QStringLiteral("m.safetensors"));
+    MainWindow w;
+    QSignalSpy done(w.dropBar(), &ckpt::ui::DropBar::conversionFinished);
+    w.dropBar()->convertFile(source, ckpt::io::Format::Npz);
+    QVERIFY(done.wait(20000));
+    const QString out = dir.filePath(QStringLiteral("m.npz"));
+    QCOMPARE(done.front().at(0).toString(), out);
+    QCOMPARE(ckpt::io::open_checkpoint(out.toStdString()).tensors.size(), std::size_t{5});
   }
 
  private:
