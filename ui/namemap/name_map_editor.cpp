@@ -49,6 +49,8 @@ QString errorText(const std::exception& e) {
 // restricted to this rank never matches.
 constexpr int kNoSuchRank = 1000;
 
+// Same effect on names; notes may differ (a suggestion explains itself, a
+// user's copy of the rule may not).
 bool sameRule(const model::Rule& a, const model::Rule& b) {
   return a.match == b.match && a.pattern == b.pattern && a.replace == b.replace && a.drop == b.drop &&
          a.rank == b.rank && a.transforms == b.transforms;
