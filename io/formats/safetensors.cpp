@@ -28,6 +28,7 @@
 #include "io/checked.h"
 #include "io/endian.h"
 #include "io/error.h"
+#include "io/formats/safetensors_fast_header.h"
 
 namespace ckpt::io::safetensors {
 namespace {
@@ -226,7 +227,9 @@ HeaderTensor parse_tensor(const std::string& file, std::string_view text, const 
 
 }  // namespace
 
-Header read_header(const ByteSource& src) {
+namespace detail {
+
+Header read_header(const ByteSource& src, bool allow_fast) {
   const std::string& file = src.label();
   const std::uint64_t size = src.size();
   Header h;
@@ -250,35 +253,42 @@ Header read_header(const ByteSource& src) {
   const auto raw = src.view(8, h.length, "header");
   const std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
   if (text.empty() || text.front() != '{') throw Error(file, 8, "the JSON header does not start with '{'");
-  const ParsedObject parsed = parse_json_object(text, file, 8, "the JSON header");
-  const ojson& j = parsed.value;
+  // Phases 2-3 in one pass for the plain headers writers produce; anything
+  // else (and every error) goes through the reference parse below.
+  if (!allow_fast || !parse_header_fast(text, data_size, h)) {
+    const ParsedObject parsed = parse_json_object(text, file, 8, "the JSON header");
+    const ojson& j = parsed.value;
 
-  // Phase 3: __metadata__ (string values only) and each tensor entry, in file order.
-  for (const auto& key : parsed.keys) {
-    const ojson& v = j.at(key);
-    if (key == "__metadata__") {
-      h.has_metadata_key = true;
-      if (v.is_null()) continue;  // MLX writes null when it has no metadata
-      if (!v.is_object()) throw Error(file, key_offset(text, key), "__metadata__ is not a JSON object");
-      for (const auto& mk : parsed.metadata_keys) {
-        const ojson& mv = v.at(mk);
-        if (!mv.is_string())
-          throw Error(file, key_offset(text, mk), "__metadata__ value " + q(mk) + " is not a string: " + mv.dump());
-        h.metadata.push_back({mk, MetaValue::string(mv.get<std::string>())});
+    // Phase 3: __metadata__ (string values only) and each tensor entry, in file order.
+    for (const auto& key : parsed.keys) {
+      const ojson& v = j.at(key);
+      if (key == "__metadata__") {
+        h.has_metadata_key = true;
+        if (v.is_null()) continue;  // MLX writes null when it has no metadata
+        if (!v.is_object()) throw Error(file, key_offset(text, key), "__metadata__ is not a JSON object");
+        for (const auto& mk : parsed.metadata_keys) {
+          const ojson& mv = v.at(mk);
+          if (!mv.is_string())
+            throw Error(file, key_offset(text, mk), "__metadata__ value " + q(mk) + " is not a string: " + mv.dump());
+          h.metadata.push_back({mk, MetaValue::string(mv.get<std::string>())});
+        }
+        continue;
       }
-      continue;
+      h.tensors.push_back(parse_tensor(file, text, key, v, data_size));
     }
-    h.tensors.push_back(parse_tensor(file, text, key, v, data_size));
   }
 
   // Phase 4: sorted by offset, the tensors must tile the data section.
   std::vector<std::size_t> order(h.tensors.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+  const auto by_offsets = [&](std::size_t a, std::size_t b) {
     const auto& x = h.tensors[a];
     const auto& y = h.tensors[b];
     return x.begin != y.begin ? x.begin < y.begin : x.end < y.end;
-  });
+  };
+  // Writers usually list tensors in data order, where the stable sort would
+  // leave `order` as it is; checking that first is a linear pass.
+  if (!std::is_sorted(order.begin(), order.end(), by_offsets)) std::stable_sort(order.begin(), order.end(), by_offsets);
   std::uint64_t covered = 0;
   const HeaderTensor* prev = nullptr;
   for (std::size_t k : order) {
@@ -300,21 +310,24 @@ Header read_header(const ByteSource& src) {
   return h;
 }
 
-Checkpoint describe(std::shared_ptr<const ByteSource> src) {
-  const Header h = read_header(*src);
+Checkpoint describe(std::shared_ptr<const ByteSource> src, bool allow_fast) {
+  Header h = read_header(*src, allow_fast);
   Checkpoint ck;
   ck.path = src->label();
   ck.format = Format::Safetensors;
   ck.format_detail = "safetensors";
   if (const auto* f = find(h.metadata, "format")) ck.format_detail += " (format \"" + f->s + "\")";
-  ck.metadata = h.metadata;
+  ck.metadata = std::move(h.metadata);
   const std::uint64_t data_start = 8 + h.length;
   // Header order: the order the file itself lists its tensors in (the
   // fixture manifests follow it too; MLX writes names sorted but data in
-  // hash order).
-  for (const auto& e : h.tensors) {
+  // hash order). The header is not needed afterwards, so names and shapes
+  // move instead of being copied (one shape copy remains: the tensor and its
+  // layout each keep one).
+  ck.tensors.reserve(h.tensors.size());
+  for (auto& e : h.tensors) {
     TensorInfo t;
-    t.name = e.name;
+    t.name = std::move(e.name);
     t.dtype = e.dtype;
     t.shape = e.shape;
     t.nbytes = e.end - e.begin;
@@ -326,13 +339,19 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
     l.stored_size = t.nbytes;
     l.raw_size = t.nbytes;
     l.dtype = e.dtype;
-    l.shape = e.shape;
+    l.shape = std::move(e.shape);
     t.data = make_stored_data(std::move(l));
     ck.tensors.push_back(std::move(t));
   }
   ck.files.push_back(std::move(src));
   return ck;
 }
+
+}  // namespace detail
+
+Header read_header(const ByteSource& src) { return detail::read_header(src, true); }
+
+Checkpoint describe(std::shared_ptr<const ByteSource> src) { return detail::describe(std::move(src), true); }
 
 namespace {
 
