@@ -3,13 +3,9 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
-#include <QPixmap>
-#include <QTimer>
 
-#include <cstdio>
-#include <memory>
-
-#include "ui/checkpoint_tab.h"
+#include "app/inspector_script.h"
+#include "ui/icons.h"
 #include "ui/main_window.h"
 
 namespace {
@@ -37,15 +33,29 @@ int main(int argc, char** argv) {
   QApplication::setApplicationName(QStringLiteral("Checkpoint Inspector"));
   QApplication::setOrganizationName(QStringLiteral("checkpoint-inspector"));
   QApplication::setApplicationVersion(QStringLiteral(CKPT_VERSION));
+  QApplication::setWindowIcon(ckpt::ui::appIcon());
 
   QCommandLineParser parser;
   parser.setApplicationDescription(QStringLiteral("Inspect, compare, map and convert machine-learning checkpoints."));
   parser.addHelpOption();
   parser.addVersionOption();
+  const QCommandLineOption page(QStringLiteral("page"), QStringLiteral("Show a page: tensors, values, metadata, compare, namemap."),
+                                QStringLiteral("name"));
+  const QCommandLineOption map(QStringLiteral("map"), QStringLiteral("Apply a name map file or preset."),
+                               QStringLiteral("map"));
+  const QCommandLineOption compare(QStringLiteral("compare"),
+                                   QStringLiteral("Compare with a module spec (.json) or a checkpoint."),
+                                   QStringLiteral("file"));
+  const QCommandLineOption select(QStringLiteral("select"), QStringLiteral("Select a tensor by name."),
+                                  QStringLiteral("name"));
+  const QCommandLineOption filter(QStringLiteral("filter"), QStringLiteral("Filter the tree."), QStringLiteral("text"));
+  const QCommandLineOption export_dialog(QStringLiteral("export-dialog"), QStringLiteral("Open the export dialog."));
   const QCommandLineOption screenshot(QStringLiteral("screenshot"),
-                                      QStringLiteral("Save an image of the window to <path> and exit."),
+                                      QStringLiteral("Save an image of the window (or the export dialog) to <path> and exit."),
                                       QStringLiteral("path"));
-  parser.addOption(screenshot);
+  const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1280x800."),
+                                QStringLiteral("WxH"));
+  parser.addOptions({page, map, compare, select, filter, export_dialog, screenshot, size});
   parser.addPositionalArgument(QStringLiteral("files"), QStringLiteral("Checkpoints to open (default: the sample)."),
                                QStringLiteral("[file…]"));
   parser.process(app);
@@ -56,29 +66,22 @@ int main(int argc, char** argv) {
     if (!sample.isEmpty()) files << sample;
   }
 
+  InspectorScript script;
+  script.page = parser.value(page);
+  script.map = parser.value(map);
+  script.compare = parser.value(compare);
+  script.select = parser.value(select);
+  script.filter = parser.value(filter);
+  script.export_dialog = parser.isSet(export_dialog);
+  script.screenshot = parser.value(screenshot);
+  if (parser.isSet(size)) {
+    const QStringList wh = parser.value(size).split(QLatin1Char('x'));
+    if (wh.size() == 2) script.size = QSize(wh[0].toInt(), wh[1].toInt());
+  }
+
   ckpt::ui::MainWindow window;
   window.show();
   window.openFiles(files);
-
-  if (parser.isSet(screenshot)) {
-    const QString out = parser.value(screenshot);
-    // Waits until every tab has loaded (or failed), then lets the window
-    // paint once more before the grab.
-    auto* poll = new QTimer(&window);
-    auto failures = std::make_shared<int>(0);
-    QObject::connect(&window, &ckpt::ui::MainWindow::openFailed, &window, [failures] { ++*failures; });
-    QObject::connect(poll, &QTimer::timeout, &window, [&window, poll, out, failures] {
-      for (int i = 0; i < window.tabCount(); ++i)
-        if (!window.tabAt(i)->isLoaded()) return;
-      poll->stop();
-      QTimer::singleShot(50, &window, [&window, out, failures] {
-        const bool saved = window.grab().save(out);
-        if (!saved) std::fprintf(stderr, "ckpt-inspector: cannot write %s\n", qPrintable(out));
-        const bool ok = saved && *failures == 0 && window.tabCount() > 0;
-        QCoreApplication::exit(ok ? 0 : 1);
-      });
-    });
-    poll->start(10);
-  }
+  runInspectorScript(window, script);
   return QApplication::exec();
 }

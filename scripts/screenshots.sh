@@ -25,8 +25,34 @@ CKPT=$ROOT/build/app/ckpt
 # What an MLX port of resnet18 loads: the PyTorch names, conv weights OHWI.
 "$CKPT" convert -q --no-sync --map pytorch-to-mlx "$WORK/resnet18.pt" "$WORK/resnet18_mlx.safetensors"
 "$CKPT" spec "$WORK/resnet18_mlx.safetensors" -o "$WORK/resnet18_mlx_spec.json"
-# A GGUF with typed metadata for the metadata page.
-"$CKPT" convert -q --no-sync "$WORK/resnet18.pt" "$WORK/resnet18.gguf"
+# A small GGUF with llama.cpp-style typed metadata (a 32,000-token vocabulary)
+# for the metadata page, written field by field from the GGUF v3 layout.
+/usr/bin/python3 - "$WORK/tiny-llama.gguf" <<'PY'
+import struct, sys
+import numpy as np
+def s(x):
+    b = x.encode()
+    return struct.pack("<Q", len(b)) + b
+kv = [
+    ("general.architecture", 8, s("llama")),
+    ("general.name", 8, s("tiny-llama (synthetic)")),
+    ("llama.context_length", 4, struct.pack("<I", 4096)),
+    ("llama.embedding_length", 4, struct.pack("<I", 64)),
+    ("llama.rope.freq_base", 6, struct.pack("<f", 10000.0)),
+    ("general.alignment", 4, struct.pack("<I", 32)),
+    ("tokenizer.ggml.model", 8, s("llama")),
+    ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 32000) + b"".join(s(t) for t in ["<unk>", "<s>", "</s>"] + [f"tok{i}" for i in range(3, 32000)])),
+    ("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, 32000) + np.linspace(0, -1, 32000, dtype="<f4").tobytes()),
+    ("tokenizer.ggml.add_bos_token", 7, b"\x01"),
+]
+w = np.random.default_rng(0).standard_normal((32000, 64)).astype("<f2")
+out = b"GGUF" + struct.pack("<IQQ", 3, 1, len(kv))
+for k, t, v in kv:
+    out += s(k) + struct.pack("<I", t) + v
+out += s("token_embd.weight") + struct.pack("<I", 2) + struct.pack("<QQ", 64, 32000) + struct.pack("<IQ", 1, 0)
+out += b"\0" * (-len(out) % 32)
+open(sys.argv[1], "wb").write(out + w.tobytes())
+PY
 
 OUT=$ROOT/docs/screenshots
 mkdir -p "$OUT"
@@ -37,9 +63,10 @@ shot() {
   echo "wrote docs/screenshots/$name.png"
 }
 shot main --select layer1.0.conv1.weight "$WORK/resnet18.pt"
-shot values --select fc.weight --page tensors "$WORK/resnet18.pt"
+shot values --select fc.weight --page values "$WORK/resnet18.pt"
 shot compare --page compare --compare "$WORK/resnet18_mlx_spec.json" "$WORK/resnet18.pt"
 shot compare-mapped --page compare --map pytorch-to-mlx --compare "$WORK/resnet18_mlx_spec.json" "$WORK/resnet18.pt"
+shot compare-checkpoints --page compare --map pytorch-to-mlx --compare "$WORK/resnet18_mlx.safetensors" "$WORK/resnet18.pt"
 shot namemap --page namemap --map pytorch-to-mlx "$WORK/resnet18.pt"
-shot metadata --page metadata "$WORK/resnet18.gguf"
+shot metadata --page metadata "$WORK/tiny-llama.gguf"
 shot export --export-dialog --map pytorch-to-mlx "$WORK/resnet18.pt"

@@ -87,7 +87,7 @@ CheckpointTab::CheckpointTab(const QString& path, QWidget* parent) : QWidget(par
   view_->setTensorLookup([this](const QModelIndex& index) { return model_->tensor(proxy_->mapToSource(index)); });
   QHeaderView* header = view_->header();
   header->setStretchLastSection(false);
-  header->resizeSection(ParamTreeModel::Name, 320);
+  header->resizeSection(ParamTreeModel::Name, 280);
   header->resizeSection(ParamTreeModel::Shape, 120);
   header->resizeSection(ParamTreeModel::DType, 70);
   header->resizeSection(ParamTreeModel::Parameters, 85);
@@ -110,7 +110,7 @@ CheckpointTab::CheckpointTab(const QString& path, QWidget* parent) : QWidget(par
   splitter->addWidget(detail_stack_);
   splitter->setStretchFactor(0, 3);
   splitter->setStretchFactor(1, 2);
-  splitter->setSizes({760, 440});
+  splitter->setSizes({680, 600});
 
   pages_ = new QTabWidget;
   pages_->setDocumentMode(true);
