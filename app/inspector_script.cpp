@@ -1,6 +1,7 @@
 #include "app/inspector_script.h"
 
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QPixmap>
 #include <QTimer>
 
@@ -30,6 +31,14 @@ bool allSettled(const ckpt::ui::MainWindow& window) {
   for (int i = 0; i < window.tabCount(); ++i)
     if (!window.tabAt(i)->isLoaded()) return false;
   return true;
+}
+
+// Whether the current tab still computes something it will show.
+bool busy(const ckpt::ui::MainWindow& window) {
+  const CheckpointTab* tab = window.currentTab();
+  if (tab == nullptr) return false;
+  return tab->tensorPanel()->busy() || tab->compareView()->agreementRunning() ||
+         tab->nameMapEditor()->previewPending();
 }
 
 void fail(const char* what, const QString& detail) {
@@ -88,14 +97,24 @@ void runInspectorScript(ckpt::ui::MainWindow& window, const InspectorScript& scr
       else ++*failures;
     }
     if (script.screenshot.isEmpty()) return;
-    // Background work (statistics, value agreement, map preview) is quick on
-    // the files screenshots use; give it a moment, then grab what shows.
-    QTimer::singleShot(1500, &window, [&window, target, script, failures] {
-      const bool saved = target->grab().save(script.screenshot);
-      if (!saved) fail("cannot write", script.screenshot);
-      const bool ok = saved && *failures == 0 && window.tabCount() > 0;
-      QCoreApplication::exit(ok ? 0 : 1);
+    // Grab once the background work the picture shows (statistics, value
+    // agreement, map preview) has delivered, so the image is complete and
+    // the run's duration measures the app, not a fixed wait.
+    auto* settle = new QTimer(&window);
+    auto started = std::make_shared<QElapsedTimer>();
+    started->start();
+    QObject::connect(settle, &QTimer::timeout, &window, [&window, settle, started, target, script, failures] {
+      if (busy(window) && started->elapsed() < 20000) return;
+      settle->stop();
+      // One more event-loop turn so results delivered just now are painted.
+      QTimer::singleShot(0, &window, [&window, target, script, failures] {
+        const bool saved = target->grab().save(script.screenshot);
+        if (!saved) fail("cannot write", script.screenshot);
+        const bool ok = saved && *failures == 0 && window.tabCount() > 0;
+        QCoreApplication::exit(ok ? 0 : 1);
+      });
     });
+    settle->start(5);
   });
-  poll->start(10);
+  poll->start(5);
 }

@@ -14,6 +14,10 @@ RUNS=${RUNS:-5}
 . "$ROOT/bench/lib.sh"
 mkdir -p "$WORK"
 export QT_QPA_PLATFORM=offscreen
+# A settings folder of its own: a name map remembered from an earlier
+# session would otherwise run its preview in every measured launch.
+export XDG_CONFIG_HOME="$WORK/config"
+rm -rf "$XDG_CONFIG_HOME"
 SYNTH=$BUILD/tools/ckpt_synth
 APP=$BUILD/app/ckpt-inspector
 

@@ -16,6 +16,8 @@ fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+# Settings of their own, so the shots neither read nor change the user's.
+export XDG_CONFIG_HOME="$WORK/config"
 /usr/bin/python3 - "$WORK/resnet18.pt" <<'PY'
 import sys, torch, torchvision
 torch.manual_seed(0)
