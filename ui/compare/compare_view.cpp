@@ -218,34 +218,30 @@ void CompareView::setMap(const model::NameMap& map) {
 }
 
 bool CompareView::loadSpec(const QString& path) {
-  try {
-    model::ModuleSpec spec = model::load_spec(path.toStdString());
-    right_.reset();
-    right_path_ = path;
-    spec_ = std::move(spec);
-    right_label_ = QFileInfo(path).fileName();
-  } catch (const std::exception& e) {
-    load_error_ = tr("Could not load the spec %1: %2").arg(QFileInfo(path).fileName(), errorMessage(e));
-    updateError();
-    return false;
-  }
-  load_error_.clear();
-  recompute();
-  emit specChanged();
-  return true;
+  return loadRight(path, tr("Could not load the spec %1: %2"), [&path] {
+    return std::pair{std::shared_ptr<const io::Checkpoint>(), model::load_spec(path.toStdString())};
+  });
 }
 
 bool CompareView::loadCheckpoint(const QString& path) {
-  try {
+  return loadRight(path, tr("Could not open the checkpoint %1: %2"), [&path] {
     // Headers only: tensor data stay in the file until the agreement job streams them.
     auto other = std::make_shared<const io::Checkpoint>(io::open_checkpoint(path.toStdString()));
     model::ModuleSpec spec = model::spec_from_tensors(other->tensors, path.toStdString());
-    right_ = std::move(other);
+    return std::pair{std::shared_ptr<const io::Checkpoint>(std::move(other)), std::move(spec)};
+  });
+}
+
+bool CompareView::loadRight(const QString& path, const QString& failure, const RightLoader& load) {
+  try {
+    auto [checkpoint, spec] = load();
+    right_ = std::move(checkpoint);
     right_path_ = path;
     spec_ = std::move(spec);
     right_label_ = QFileInfo(path).fileName();
   } catch (const std::exception& e) {
-    load_error_ = tr("Could not open the checkpoint %1: %2").arg(QFileInfo(path).fileName(), errorMessage(e));
+    // The previous right-hand side stays; the message says what failed.
+    load_error_ = failure.arg(QFileInfo(path).fileName(), errorMessage(e));
     updateError();
     return false;
   }

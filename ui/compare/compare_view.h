@@ -8,7 +8,9 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <utility>
 #include <optional>
 #include <vector>
 
@@ -85,6 +87,10 @@ class CompareView : public QWidget {
   void updateHeader();
   void updateCounts();
   void updateError();
+  // Replaces the right-hand side with what `load` returns (a checkpoint, or
+  // none for a spec file); on an exception keeps the old one and shows `failure`.
+  using RightLoader = std::function<std::pair<std::shared_ptr<const io::Checkpoint>, model::ModuleSpec>()>;
+  bool loadRight(const QString& path, const QString& failure, const RightLoader& load);
   void applyPalette();
 
   // Inputs.
