@@ -508,6 +508,7 @@ std::optional<NameMap> invert(const NameMap& map, std::string* why_not) {
 
 MapReport plan_map(const NameMap& map, std::span<const io::TensorInfo> tensors) {
   MapReport rep;
+  rep.entries.reserve(tensors.size());
   const auto rules = compile(map);
   std::vector<bool> used(rules.size(), false);
   std::map<std::string, std::vector<std::string>> by_target;
