@@ -8,6 +8,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QSettings>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QTabWidget>
@@ -111,6 +112,10 @@ CheckpointTab::CheckpointTab(const QString& path, QWidget* parent) : QWidget(par
   splitter->setStretchFactor(0, 3);
   splitter->setStretchFactor(1, 2);
   splitter->setSizes({680, 600});
+  // Every tab shares one remembered split, so a panel widened once stays so.
+  splitter->restoreState(QSettings().value(QStringLiteral("tab/splitter")).toByteArray());
+  connect(splitter, &QSplitter::splitterMoved, this,
+          [splitter] { QSettings().setValue(QStringLiteral("tab/splitter"), splitter->saveState()); });
 
   pages_ = new QTabWidget;
   pages_->setDocumentMode(true);
