@@ -1,0 +1,235 @@
+#include "tests/fuzz/support/fuzz_support.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <system_error>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/checked.h"
+#include "io/error.h"
+#include "io/formats/gguf.h"
+#include "io/formats/npy.h"
+#include "io/formats/npz.h"
+#include "io/formats/pytorch.h"
+#include "io/formats/safetensors.h"
+#include "io/metadata.h"
+#include "model/tensor_stats.h"
+
+namespace ckpt::fuzz {
+namespace {
+
+// Thrown through a reader's stream() to stop it once the prefix is in; never
+// escapes this file.
+struct StopStream {};
+
+// The first `limit` canonical bytes of another tensor's data. Streaming stops
+// the underlying stream early, so a large deflated or strided tensor costs
+// only its prefix.
+class PrefixData final : public io::TensorData {
+ public:
+  PrefixData(std::shared_ptr<const io::TensorData> inner, std::uint64_t limit) : inner_(std::move(inner)), limit_(limit) {}
+
+  void stream(const io::ByteSink& sink) const override {
+    std::uint64_t seen = 0;
+    try {
+      inner_->stream([&](std::span<const std::byte> b) {
+        const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(b.size(), limit_ - seen));
+        if (take) sink(b.first(take));
+        seen += take;
+        if (seen >= limit_) throw StopStream{};
+      });
+    } catch (const StopStream&) {
+    }
+  }
+  std::optional<std::span<const std::byte>> contiguous() const override {
+    auto c = inner_->contiguous();
+    if (!c) return std::nullopt;
+    return c->first(static_cast<std::size_t>(std::min<std::uint64_t>(c->size(), limit_)));
+  }
+  std::optional<FileRange> file_range() const override {
+    auto r = inner_->file_range();
+    if (!r) return std::nullopt;
+    r->size = std::min(r->size, limit_);
+    return r;
+  }
+  const io::ByteSource* source() const noexcept override { return inner_->source(); }
+
+ private:
+  std::shared_ptr<const io::TensorData> inner_;
+  std::uint64_t limit_;
+};
+
+model::StatsOptions stats_options() {
+  model::StatsOptions o;
+  o.bins = 16;
+  o.threads = 1;  // one fuzzer process per core; threads would only add noise
+  return o;
+}
+
+void touch_value(const io::MetaValue& v) {
+  (void)io::to_display(v);
+  (void)io::to_json(v).dump();
+}
+
+// The element count and bytes of the longest whole-unit prefix within `limit`.
+struct Prefix {
+  std::int64_t elems;
+  std::uint64_t bytes;
+};
+std::optional<Prefix> prefix_of(const io::TensorInfo& t, std::uint64_t limit) {
+  const auto& di = io::info(t.dtype);
+  if (di.block_bytes == 0 || di.block_elems == 0) return std::nullopt;
+  const auto numel = io::checked_numel(t.shape);
+  if (!numel) return std::nullopt;
+  const std::uint64_t total_units = static_cast<std::uint64_t>(*numel) / di.block_elems;
+  const std::uint64_t units = std::min<std::uint64_t>(total_units, limit / di.block_bytes);
+  return Prefix{static_cast<std::int64_t>(units * di.block_elems), units * di.block_bytes};
+}
+
+void window_at(const io::TensorInfo& t, bool far_corner) {
+  model::Window w;
+  w.rows = 4;
+  w.cols = 4;
+  const auto rank = t.shape.size();
+  if (rank >= 2) {
+    w.row_axis = static_cast<int>(rank) - 2;
+    w.col_axis = static_cast<int>(rank) - 1;
+    w.index.assign(rank, 0);
+    if (far_corner) {
+      for (std::size_t a = 0; a < rank; ++a) w.index[a] = std::max<std::int64_t>(0, t.shape[a] - 1);
+      w.row0 = std::max<std::int64_t>(0, t.shape[rank - 2] - 4);
+      w.col0 = std::max<std::int64_t>(0, t.shape[rank - 1] - 4);
+    }
+  } else if (rank == 1 && far_corner) {
+    w.col0 = std::max<std::int64_t>(0, t.shape[0] - 4);
+  }
+  const auto values = model::read_window(t, w);
+  if (values.values.size() != static_cast<std::size_t>(values.rows * values.cols))
+    invariant_failed("read_window returned " + std::to_string(values.values.size()) + " values for a " +
+                     std::to_string(values.rows) + "x" + std::to_string(values.cols) + " window");
+}
+
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    std::error_code ec;
+    std::filesystem::path base = "/dev/shm";
+    if (!std::filesystem::is_directory(base, ec)) base = std::filesystem::temp_directory_path();
+    std::string templ = (base / "ckpt-fuzz-XXXXXX").string();
+    if (!mkdtemp(templ.data())) invariant_failed("cannot create a scratch folder under " + base.string());
+    path = templ;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+void invariant_failed(const std::string& what) {
+  std::fprintf(stderr, "fuzz invariant violated: %s\n", what.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+std::optional<io::Checkpoint> open_from_bytes(const std::uint8_t* data, std::size_t size, io::Format format,
+                                              const std::string& label) {
+  std::vector<std::byte> bytes(size);
+  if (size) std::memcpy(bytes.data(), data, size);
+  auto src = std::make_shared<const io::MemorySource>(std::move(bytes), label);
+  try {
+    switch (format) {
+      case io::Format::Npy: return io::npy::describe(src);
+      case io::Format::Npz: return io::npz::describe(src);
+      case io::Format::Safetensors: return io::safetensors::describe(src);
+      case io::Format::Gguf: return io::gguf::describe(src);
+      case io::Format::PyTorch: return io::pytorch::describe(src);
+    }
+  } catch (const io::Error&) {
+  }
+  return std::nullopt;
+}
+
+void touch_tensor(const io::TensorInfo& t) {
+  (void)t.numel();
+  if (!t.data) return;  // a type this build cannot decode: listed, never read
+  const auto numel = io::checked_numel(t.shape);
+  const auto expect = numel ? io::byte_size(t.dtype, *numel) : std::nullopt;
+  if (!expect || *expect != t.nbytes)
+    invariant_failed("tensor '" + t.name + "' has data but nbytes " + std::to_string(t.nbytes) +
+                     " does not match its dtype and shape");
+
+  if (auto p = prefix_of(t, kTouchPrefixBytes); p && p->bytes > 0) {
+    io::TensorInfo view;
+    view.name = t.name;
+    view.dtype = t.dtype;
+    view.shape = {p->elems};
+    view.nbytes = p->bytes;
+    view.file = t.file;
+    view.offset = t.offset;
+    view.data = std::make_shared<PrefixData>(t.data, p->bytes);
+    const auto stats = model::compute_stats(view, stats_options());
+    if (stats.count > static_cast<std::uint64_t>(p->elems))
+      invariant_failed("statistics counted " + std::to_string(stats.count) + " elements of " + std::to_string(p->elems));
+    window_at(view, false);
+  }
+
+  const bool random_access = t.data->file_range() || t.data->contiguous();
+  if (random_access || t.nbytes <= kTouchWholeBytes) {
+    window_at(t, false);
+    window_at(t, true);
+  }
+  if (t.nbytes <= kTouchWholeBytes) {
+    std::uint64_t got = 0;
+    t.data->stream([&](std::span<const std::byte> b) { got += b.size(); });
+    if (got != t.nbytes)
+      invariant_failed("tensor '" + t.name + "' streamed " + std::to_string(got) + " bytes, its nbytes is " +
+                       std::to_string(t.nbytes));
+  }
+}
+
+void touch_checkpoint(const io::Checkpoint& ck) {
+  (void)ck.total_bytes();
+  (void)ck.total_parameters();
+  (void)io::format_name(ck.format);
+  for (const auto& e : ck.metadata) touch_value(e.value);
+  for (const auto& t : ck.tensors) {
+    try {
+      touch_tensor(t);
+    } catch (const io::Error&) {
+      // A damaged tensor is reported when it is read; the others stay readable.
+    }
+  }
+}
+
+bool open_and_touch(const std::uint8_t* data, std::size_t size, io::Format format) {
+  auto ck = open_from_bytes(data, size, format);
+  if (!ck) return false;
+  touch_checkpoint(*ck);
+  return true;
+}
+
+const std::filesystem::path& scratch_dir() {
+  static const ScratchDir dir;
+  return dir.path;
+}
+
+std::string write_scratch_file(const std::string& name, std::span<const std::uint8_t> bytes) {
+  const auto path = (scratch_dir() / name).string();
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) invariant_failed("cannot write " + path);
+  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size())
+    invariant_failed("cannot write " + path);
+  if (std::fclose(f) != 0) invariant_failed("cannot write " + path);
+  return path;
+}
+
+}  // namespace ckpt::fuzz
