@@ -38,13 +38,22 @@ constexpr int kMaxNesting = 16;
 
 // ---- A Python literal: the subset a .npy header can hold. ----
 
+struct DictEntry;
+
 struct Value {
   enum class Kind { Str, Int, Bool, None, Tuple, List, Dict } kind = Kind::None;
   std::string s;
   std::int64_t i = 0;
   bool b = false;
   std::vector<Value> items;                          // Tuple, List
-  std::vector<std::pair<std::string, Value>> dict;  // Dict, in text order
+  // Dict, in text order. Not std::pair<std::string, Value>: a pair needs a
+  // complete Value, which libstdc++ 12 under clang (the fuzz build) enforces.
+  std::vector<DictEntry> dict;
+};
+
+struct DictEntry {
+  std::string first;
+  Value second;
 };
 
 const char* kind_name(Value::Kind k) {
@@ -117,7 +126,7 @@ class LiteralParser {
       // Python keeps the last of repeated keys.
       auto it = std::find_if(v.dict.begin(), v.dict.end(), [&](const auto& kv) { return kv.first == key.s; });
       if (it != v.dict.end()) it->second = std::move(val);
-      else v.dict.emplace_back(std::move(key.s), std::move(val));
+      else v.dict.push_back(DictEntry{std::move(key.s), std::move(val)});
       if (eat('}')) break;
       if (!eat(',')) fail("expected ',' or '}' in the header dict");
     }
