@@ -485,7 +485,8 @@ void Machine::set_attrs(Value& target, const ValuePtr& state) {
   for (const auto& [k, v] : state->entries) {
     if (k->kind != Kind::String) fail(op() + " sets an attribute named by " + std::string(kind_name(k->kind)) + "; names must be str");
     add_to(target, v);
-    auto it = std::find_if(target.attrs.begin(), target.attrs.end(), [&](const auto& a) { return a.first == k->text; });
+    const std::string& name = k->text;  // clang 14 cannot capture a structured binding
+    auto it = std::find_if(target.attrs.begin(), target.attrs.end(), [&](const auto& a) { return a.first == name; });
     if (it != target.attrs.end()) it->second = v;
     else target.attrs.emplace_back(k->text, v);
   }
