@@ -19,6 +19,7 @@
 #include "io/formats/npz.h"
 #include "io/formats/pytorch.h"
 #include "io/formats/safetensors.h"
+#include "io/formats/safetensors_fast_header.h"
 #include "io/metadata.h"
 #include "model/tensor_stats.h"
 
@@ -114,6 +115,34 @@ void window_at(const io::TensorInfo& t, bool far_corner) {
   if (values.values.size() != static_cast<std::size_t>(values.rows * values.cols))
     invariant_failed("read_window returned " + std::to_string(values.values.size()) + " values for a " +
                      std::to_string(values.rows) + "x" + std::to_string(values.cols) + " window");
+}
+
+struct HeaderOutcome {
+  bool ok = false;
+  io::safetensors::Header header;
+  std::string error;
+};
+
+HeaderOutcome read_safetensors_header(const io::ByteSource& src, bool fast) {
+  HeaderOutcome o;
+  try {
+    o.header = io::safetensors::detail::read_header(src, fast);
+    o.ok = true;
+  } catch (const io::Error& e) {
+    o.error = std::to_string(e.offset()) + ": " + e.sentence();
+  }
+  return o;
+}
+
+bool same_header(const io::safetensors::Header& a, const io::safetensors::Header& b) {
+  if (a.length != b.length || a.has_metadata_key != b.has_metadata_key || a.metadata != b.metadata ||
+      a.tensors.size() != b.tensors.size())
+    return false;
+  for (std::size_t k = 0; k < a.tensors.size(); ++k) {
+    const auto &x = a.tensors[k], &y = b.tensors[k];
+    if (x.name != y.name || x.dtype != y.dtype || x.shape != y.shape || x.begin != y.begin || x.end != y.end) return false;
+  }
+  return true;
 }
 
 struct ScratchDir {
@@ -215,6 +244,23 @@ bool open_and_touch(const std::uint8_t* data, std::size_t size, io::Format forma
   if (!ck) return false;
   touch_checkpoint(*ck);
   return true;
+}
+
+void check_safetensors_paths_agree(const std::uint8_t* data, std::size_t size) {
+  std::vector<std::byte> bytes(size);
+  if (size) std::memcpy(bytes.data(), data, size);
+  const io::MemorySource src(std::move(bytes), "fuzz-input");
+  const HeaderOutcome fast = read_safetensors_header(src, true);
+  const HeaderOutcome reference = read_safetensors_header(src, false);
+  if (fast.ok != reference.ok)
+    invariant_failed(std::string("the fast safetensors header parser ") + (fast.ok ? "accepted" : "rejected") +
+                     " a header the reference " + (reference.ok ? "accepted" : "rejected") + " (" + fast.error +
+                     reference.error + ")");
+  if (!fast.ok && fast.error != reference.error)
+    invariant_failed("the two safetensors header paths report different errors: '" + fast.error + "' vs '" +
+                     reference.error + "'");
+  if (fast.ok && !same_header(fast.header, reference.header))
+    invariant_failed("the fast safetensors header parser and the reference read different headers");
 }
 
 const std::filesystem::path& scratch_dir() {

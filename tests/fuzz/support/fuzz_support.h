@@ -45,6 +45,12 @@ void touch_tensor(const io::TensorInfo& t);
 // open_from_bytes + touch_checkpoint; returns whether the input opened.
 bool open_and_touch(const std::uint8_t* data, std::size_t size, io::Format format);
 
+// The safetensors fast header parser and the nlohmann reference must agree
+// on every input: the same Header, or the same error sentence at the same
+// offset (the fast path gives up on anything unusual, and the reference then
+// decides). Calls invariant_failed when they do not.
+void check_safetensors_paths_agree(const std::uint8_t* data, std::size_t size);
+
 // A per-process scratch folder in /dev/shm (memory-backed; falls back to the
 // system temp folder), removed at exit. For readers that only open paths.
 [[nodiscard]] const std::filesystem::path& scratch_dir();
