@@ -454,7 +454,8 @@ std::optional<std::string> key_of(const Value& k) {
     case Kind::Bool: return "i" + std::to_string(k.boolean ? 1 : 0);
     case Kind::Int: return "i" + std::to_string(k.integer);
     case Kind::Float:
-      if (k.real == static_cast<double>(static_cast<std::int64_t>(k.real)) && k.real > -9.2e18 && k.real < 9.2e18)
+      // Range first: casting NaN, an infinity or a value past int64 is undefined.
+      if (k.real > -9.2e18 && k.real < 9.2e18 && k.real == static_cast<double>(static_cast<std::int64_t>(k.real)))
         return "i" + std::to_string(static_cast<std::int64_t>(k.real));
       return "f" + std::to_string(std::bit_cast<std::uint64_t>(k.real));
     case Kind::String: return "s" + k.text;
