@@ -145,6 +145,11 @@ ParsedObject parse_json_object(std::string_view text, const std::string& file, s
     if (auto p = msg.find(": "); p != std::string::npos) msg = msg.substr(p + 2);
     const std::uint64_t at = e.byte > 0 ? base + e.byte - 1 : base;
     throw Error(file, at, std::string(what) + " is not valid JSON (" + msg + ")");
+  } catch (const ojson::exception& e) {
+    // A number beyond double's range ("1e999") is an out_of_range error, not a parse_error.
+    std::string msg = e.what();
+    if (auto p = msg.find("] "); p != std::string::npos) msg = msg.substr(p + 2);
+    throw Error(file, base, std::string(what) + " is not valid JSON (" + msg + ")");
   }
   if (!out.value.is_object()) throw Error(file, base, std::string(what) + " is not a JSON object");
   KeyTracker tracker(out);
