@@ -36,12 +36,15 @@ using json = nlohmann::ordered_json;
 // ---- structure-aware mutation -------------------------------------------
 
 json interesting_number(std::mt19937_64& rng, std::int64_t old) {
+  // Wrapping arithmetic: the point is odd values, not overflow in the mutator.
+  const auto wrap = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  const auto u = static_cast<std::uint64_t>(old);
   switch (rng() % 14) {
     case 0: return 0;
     case 1: return 1;
-    case 2: return old + 1;
-    case 3: return old - 1;
-    case 4: return old * 2;
+    case 2: return wrap(u + 1);
+    case 3: return wrap(u - 1);
+    case 4: return wrap(u * 2);
     case 5: return -1;
     case 6: return std::numeric_limits<std::int64_t>::max();
     case 7: return std::numeric_limits<std::uint64_t>::max();
@@ -99,8 +102,8 @@ void mutate_tensor(json& t, std::mt19937_64& rng) {
       }
       if (rng() % 3 == 0) {
         const std::int64_t delta = static_cast<std::int64_t>(rng() % 17) - 8;
-        o[0] = as_int(o[0]) + delta;
-        o[1] = as_int(o[1]) + delta;
+        o[0] = static_cast<std::int64_t>(static_cast<std::uint64_t>(as_int(o[0])) + static_cast<std::uint64_t>(delta));
+        o[1] = static_cast<std::int64_t>(static_cast<std::uint64_t>(as_int(o[1])) + static_cast<std::uint64_t>(delta));
       } else {
         json& x = o[static_cast<std::size_t>(rng() % 2)];
         x = interesting_number(rng, as_int(x));

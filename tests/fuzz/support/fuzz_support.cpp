@@ -76,7 +76,8 @@ model::StatsOptions stats_options() {
 
 void touch_value(const io::MetaValue& v) {
   (void)io::to_display(v);
-  (void)io::to_json(v).dump();
+  // As `ckpt info --json` prints it: file strings need not be UTF-8.
+  (void)io::to_json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // The element count and bytes of the longest whole-unit prefix within `limit`.
