@@ -5,7 +5,10 @@
 // or violated invariant fails the test run.
 //
 // Inputs live in tests/fuzz/regressions/<harness>/, one file each, named
-// after what they exercise; adding a file adds a test case.
+// after what they exercise; adding a file adds a test case. Inputs that crash
+// in code outside the readers (reported to its owners, not yet fixed) wait in
+// tests/fuzz/regressions/pending/<harness>/ and run only as DISABLED_ tests
+// (--gtest_also_run_disabled_tests); moving one up once fixed enables it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -35,10 +38,10 @@ struct Case {
   fs::path file;
 };
 
-std::vector<Case> cases() {
+std::vector<Case> cases(const fs::path& root) {
   std::vector<Case> out;
   for (const char* h : {"npy", "npz", "safetensors", "safetensors_index", "gguf"}) {
-    const fs::path dir = kRegressions / h;
+    const fs::path dir = root / h;
     if (!fs::is_directory(dir)) continue;
     std::vector<fs::path> files;
     for (const auto& e : fs::directory_iterator(dir))
@@ -81,17 +84,22 @@ bool replay(const Case& c) {
   }
 }
 
-class FuzzRegression : public testing::TestWithParam<Case> {};
-
-TEST_P(FuzzRegression, OpensOrFailsCleanly) {
+void expect_clean(const Case& c) {
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_NO_THROW((void)replay(GetParam()));
+  EXPECT_NO_THROW((void)replay(c));
   // The fuzzers run with -timeout=10; a former hang must now be quick even
   // under the sanitizers.
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
-INSTANTIATE_TEST_SUITE_P(Inputs, FuzzRegression, testing::ValuesIn(cases()), case_name);
+class FuzzRegression : public testing::TestWithParam<Case> {};
+TEST_P(FuzzRegression, OpensOrFailsCleanly) { expect_clean(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Inputs, FuzzRegression, testing::ValuesIn(cases(kRegressions)), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(FuzzRegression);
+
+class PendingFuzzRegression : public testing::TestWithParam<Case> {};
+TEST_P(PendingFuzzRegression, DISABLED_OpensOrFailsCleanly) { expect_clean(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Inputs, PendingFuzzRegression, testing::ValuesIn(cases(kRegressions / "pending")), case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PendingFuzzRegression);
 
 }  // namespace
