@@ -291,7 +291,7 @@ int run_convert(const ConvertArgs& a) {
     if (!diffs.empty()) code = 2;
     else if (!a.quiet && !a.json) fmt::print(stderr, "verified: every tensor reads back identical\n");
   }
-  if (a.json) fmt::print("{}\n", summary.dump(1));
+  if (a.json) fmt::print("{}\n", summary.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
   return code;
 }
 

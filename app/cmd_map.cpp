@@ -98,7 +98,7 @@ int run_show(const MapArgs& a) {
     j["unused_rules"] = rep.unused_rules;
     j["errors"] = rep.errors;
     j["notes"] = rep.notes;
-    fmt::print("{}\n", j.dump(2));
+    fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
     for (const auto& e : rep.entries) {
       std::string rule = e.rule >= 0 ? fmt::format("rule {}", e.rule) : "unmapped";

@@ -57,12 +57,16 @@ std::string to_display(const MetaValue& v, std::size_t max_items) {
       std::string out = "[";
       for (std::size_t k = 0; k < v.items.size() && k < max_items; ++k) {
         if (k) out += ", ";
-        out += v.items[k].type == MetaType::String ? nlohmann::json(v.items[k].s).dump() : to_display(v.items[k], max_items);
+        // Quoted like JSON; bytes that are not UTF-8 (GGUF does not check)
+        // become U+FFFD instead of making the dump throw.
+        out += v.items[k].type == MetaType::String
+                   ? nlohmann::json(v.items[k].s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                   : to_display(v.items[k], max_items);
       }
       if (v.items.size() > max_items) out += ", … (" + std::to_string(v.items.size()) + " items)";
       return out + "]";
     }
-    default: return to_json(v).dump();
+    default: return to_json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 }
 

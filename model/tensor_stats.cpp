@@ -252,6 +252,9 @@ Moments scan_batch<float>(const float* v, std::size_t n) {
 
 struct Binning {
   double lo = 0, scale = 0;
+  // Values are multiplied by this before binning: 0.5 when max - min
+  // overflows a double (e.g. -1e308 and 1e308), exact for normal numbers.
+  double pre = 1;
   int bins = 1;
 };
 
@@ -262,7 +265,9 @@ void bin_batch(const T* v, std::size_t n, const Binning& b, std::uint64_t* hist)
   for (std::size_t i = 0; i < n; ++i) {
     const double d = static_cast<double>(v[i]);
     if (!((d - d) == 0.0)) continue;
-    const double k = std::min(std::max((d - b.lo) * b.scale, 0.0), top);
+    const double x = (d * b.pre - b.lo) * b.scale;
+    // `!(x > 0)` also catches NaN, which must never reach the cast.
+    const double k = !(x > 0) ? 0.0 : std::min(x, top);
     ++hist[static_cast<std::size_t>(k)];
   }
 }
@@ -478,8 +483,14 @@ TensorStats stats_as(const io::TensorInfo& t, Unit unit, std::uint64_t nbytes, u
   Binning bin;
   bin.bins = opt.bins;
   if (s.max > s.min) {
-    bin.lo = s.min;
-    bin.scale = opt.bins / (s.max - s.min);
+    if (std::isfinite(s.max - s.min)) {
+      bin.lo = s.min;
+      bin.scale = opt.bins / (s.max - s.min);
+    } else {
+      bin.pre = 0.5;
+      bin.lo = s.min * 0.5;
+      bin.scale = opt.bins / (s.max * 0.5 - s.min * 0.5);
+    }
   } else {
     // One distinct value: it sits in the middle bin, as with numpy's (v-0.5, v+0.5) range.
     bin.lo = s.min - 0.5;

@@ -76,6 +76,15 @@ TEST(TensorStats, Float32WithNanInfAndZeros) {
   EXPECT_EQ(s.histogram, (std::vector<std::uint64_t>{1, 0, 0, 2, 2}));
 }
 
+// max - min overflows a double: the histogram still spans [min, max]
+// (found by fuzzing: the bin index was NaN, cast to an integer).
+TEST(TensorStats, RangeWiderThanADouble) {
+  const auto s = model::compute_stats(tensor<double>(DType::F64, {4}, {-1e308, 1e308, 0, 5e307}), bins(4));
+  EXPECT_EQ(s.min, -1e308);
+  EXPECT_EQ(s.max, 1e308);
+  EXPECT_EQ(s.histogram, (std::vector<std::uint64_t>{1, 0, 1, 2}));
+}
+
 TEST(TensorStats, HalfAndBfloat) {
   std::vector<std::uint16_t> h{io::f32_to_f16(1.5f), io::f32_to_f16(-2.0f), io::f32_to_f16(0.5f), 0x7e00};
   auto s = model::compute_stats(tensor(DType::F16, {2, 2}, h), bins(4));
