@@ -30,6 +30,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <iterator>
+#include <stdexcept>
+#include <string_view>
+#include <type_traits>
 #include <unordered_set>
 
 #include "io/atomic_file.h"
@@ -72,9 +77,61 @@ struct Header {
   std::uint64_t data_offset = 0;
 };
 
+// Names already seen (tensor names, metadata keys) as views into the mapped
+// file: a duplicate check per name without copying it or allocating a node
+// (a set of copied strings would dominate opening 10^5 tensors). A slot is
+// 8 bytes (hash bits and an index into names_), so the table for
+// 10^5 names stays small enough to keep its probes mostly in cache.
+class NameSet {
+ public:
+  // Holds up to `capacity` names: a count from the header, which the reader
+  // has bounded by the file size (the tensor list reserved for it is larger).
+  explicit NameSet(std::uint64_t capacity) {
+    if (capacity > kIndexMask - 1) throw std::length_error("too many names for a GGUF name set");
+    std::size_t slots = 16;
+    while (slots < capacity * 2) slots *= 2;
+    slots_.resize(slots);
+    names_.reserve(static_cast<std::size_t>(capacity));
+    capacity_ = static_cast<std::size_t>(capacity);
+  }
+
+  static std::uint64_t hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
+
+  // Starts loading the slot a name with hash `h` probes first, so the cache
+  // miss overlaps other work when the name is known ahead of its insert.
+  void prefetch(std::uint64_t h) const { __builtin_prefetch(&slots_[static_cast<std::size_t>(h) & (slots_.size() - 1)]); }
+
+  // False when `name` is already in the set.
+  bool insert(std::string_view name) { return insert(name, hash(name)); }
+  bool insert(std::string_view name, std::uint64_t h) {
+    // At most half the slots are ever used, so every probe ends.
+    if (names_.size() == capacity_) throw std::length_error("more names than the GGUF name set was made for");
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
+      std::uint64_t& s = slots_[i];
+      if (s == 0) {
+        names_.push_back(name);
+        s = (h & ~kIndexMask) | names_.size();
+        return true;
+      }
+      if (((s ^ h) & ~kIndexMask) == 0 && names_[(s & kIndexMask) - 1] == name) return false;
+    }
+  }
+
+ private:
+  // Low bits: index + 1 into names_ (0 marks an empty slot); high bits: the
+  // top of the hash, so unequal names rarely need comparing.
+  static constexpr std::uint64_t kIndexMask = (std::uint64_t{1} << 40) - 1;
+
+  std::vector<std::uint64_t> slots_;
+  std::vector<std::string_view> names_;
+  std::size_t capacity_ = 0;
+};
+
 class Parser {
  public:
-  explicit Parser(const std::shared_ptr<const ByteSource>& src) : src_(src), r_(*src) {}
+  explicit Parser(const std::shared_ptr<const ByteSource>& src)
+      : src_(src), r_(*src), base_(src->all().data()), size_(src->size()) {}
 
   Checkpoint parse() {
     read_header();
@@ -113,24 +170,24 @@ class Parser {
     // Each KV takes at least a key length, a type and one value byte; each
     // tensor info at least a name length, n_dims, a type and an offset.
     const std::uint64_t cb = count_bytes();
-    if (h_.kv_count > r_.remaining() / (cb + 4 + 1))
+    if (h_.kv_count > remaining() / (cb + 4 + 1))
       r_.fail_at(at_kvs, "the header claims " + std::to_string(h_.kv_count) + " key/value pairs, more than the file can hold");
-    if (h_.tensor_count > r_.remaining() / (cb + 4 + 4 + 8))
+    if (h_.tensor_count > remaining() / (cb + 4 + 4 + 8))
       r_.fail_at(at_tensors, "the header claims " + std::to_string(h_.tensor_count) + " tensors, more than the file can hold");
   }
 
   // Phase 2: key/value pairs, kept in file order with their exact types.
   void read_kvs() {
     meta_.reserve(static_cast<std::size_t>(h_.kv_count));
-    std::unordered_set<std::string> seen;
+    NameSet seen(h_.kv_count);
     for (std::uint64_t k = 0; k < h_.kv_count; ++k) {
       const std::uint64_t at = r_.pos();
-      MetaEntry e;
-      e.key = read_string("key of key/value pair " + std::to_string(k));
-      if (!seen.insert(e.key).second) r_.fail_at(at, "the key '" + e.key + "' appears twice");
-      const MetaType t = read_type("value type of '" + e.key + "'");
-      e.value = read_value(t, e.key, "value of '" + e.key + "'", 0);
-      meta_.push_back(std::move(e));
+      const std::string_view key = read_string_view([&] { return "key of key/value pair " + std::to_string(k); });
+      if (!seen.insert(key)) r_.fail_at(at, "the key '" + std::string(key) + "' appears twice");
+      MetaEntry& e = meta_.emplace_back();
+      e.key = key;
+      const MetaType t = read_type([&] { return "value type of '" + e.key + "'"; });
+      read_value(e.value, t, e.key, 0);
     }
   }
 
@@ -146,58 +203,85 @@ class Parser {
   }
 
   // Phase 4: tensor infos. Sizes come from the type table; offsets are
-  // checked once the data section's start is known.
+  // checked once the data section's start is known. Messages are built only
+  // when something fails: this loop runs once per tensor.
   void read_tensor_infos() {
     tensors_.reserve(static_cast<std::size_t>(h_.tensor_count));
-    rel_offsets_.reserve(static_cast<std::size_t>(h_.tensor_count));
-    info_pos_.reserve(static_cast<std::size_t>(h_.tensor_count));
-    std::unordered_set<std::string> names;
+    places_.reserve(static_cast<std::size_t>(h_.tensor_count));
+    NameSet names(h_.tensor_count);
+    // The next tensor's name, hashed early (see peek_name).
+    std::uint64_t next_at = ~std::uint64_t{0};
+    std::uint64_t next_hash = 0;
     for (std::uint64_t k = 0; k < h_.tensor_count; ++k) {
       const std::uint64_t at = r_.pos();
-      TensorInfo t;
-      t.name = read_string("name of tensor " + std::to_string(k));
-      if (!names.insert(t.name).second) r_.fail_at(at, "the tensor name '" + t.name + "' appears twice");
-      const std::string who = "tensor '" + t.name + "'";
-      const std::uint32_t n_dims = r_.read<std::uint32_t>("dimension count of " + who);
+      const std::string_view name = read_string_view([&] { return "name of tensor " + std::to_string(k); });
+      TensorInfo& t = tensors_.emplace_back();
+      // Copied before the duplicate check, which then waits less for its
+      // prefetched slot; on failure the copies are discarded with the rest.
+      t.name = name;
+      t.file = src_->label();
+      const std::uint64_t h = at == next_at ? next_hash : NameSet::hash(name);
+      if (!names.insert(name, h)) r_.fail_at(at, "the tensor name '" + std::string(name) + "' appears twice");
+      auto who = [&] { return "tensor '" + t.name + "'"; };
+      const std::uint32_t n_dims = read<std::uint32_t>([&] { return "dimension count of " + who(); });
       if (n_dims > kMaxDims)
-        r_.fail_at(r_.pos() - 4, who + " has " + std::to_string(n_dims) + " dimensions, more than the " +
+        r_.fail_at(r_.pos() - 4, who() + " has " + std::to_string(n_dims) + " dimensions, more than the " +
                                      std::to_string(kMaxDims) + " this reader accepts");
+      t.ggml_ne.resize(n_dims);
+      t.shape.resize(n_dims);
       for (std::uint32_t d = 0; d < n_dims; ++d) {
-        const std::uint64_t ne = h_.version == 1 ? r_.read<std::uint32_t>("dimensions of " + who)
-                                                 : r_.read<std::uint64_t>("dimensions of " + who);
-        if (ne > static_cast<std::uint64_t>(INT64_MAX)) r_.fail_at(r_.pos() - 8, who + " has a negative dimension");
-        t.ggml_ne.push_back(ne);
+        auto what = [&] { return "dimensions of " + who(); };
+        const std::uint64_t ne = h_.version == 1 ? read<std::uint32_t>(what) : read<std::uint64_t>(what);
+        if (ne > static_cast<std::uint64_t>(INT64_MAX)) r_.fail_at(r_.pos() - 8, who() + " has a negative dimension");
+        t.ggml_ne[d] = ne;
+        t.shape[n_dims - 1 - d] = static_cast<std::int64_t>(ne);
       }
-      for (auto it = t.ggml_ne.rbegin(); it != t.ggml_ne.rend(); ++it) t.shape.push_back(static_cast<std::int64_t>(*it));
       const auto numel = checked_numel(t.shape);
-      if (!numel) r_.fail_at(at, who + " has more elements than fit in 64 bits");
+      if (!numel) r_.fail_at(at, who() + " has more elements than fit in 64 bits");
       const std::uint64_t at_type = r_.pos();
-      const std::uint32_t type_id = r_.read<std::uint32_t>("ggml type of " + who);
+      const std::uint32_t type_id = read<std::uint32_t>([&] { return "ggml type of " + who(); });
       t.ggml_type = type_id;
       t.dtype = from_ggml(type_id).value_or(DType::GgmlUnknown);
       if (t.dtype != DType::GgmlUnknown) {
         const auto& ti = info(t.dtype);
         if (!t.ggml_ne.empty() && t.ggml_ne[0] % ti.block_elems != 0)
-          r_.fail_at(at_type, who + " has ne[0] = " + std::to_string(t.ggml_ne[0]) + ", not a multiple of the " +
+          r_.fail_at(at_type, who() + " has ne[0] = " + std::to_string(t.ggml_ne[0]) + ", not a multiple of the " +
                                   std::to_string(ti.block_elems) + "-element blocks of " + std::string(ti.name));
         const auto nb = byte_size(t.dtype, *numel);
-        if (!nb) r_.fail_at(at_type, who + " is too large to have a byte size");
+        if (!nb) r_.fail_at(at_type, who() + " is too large to have a byte size");
         t.nbytes = *nb;
       }
       const std::uint64_t at_offset = r_.pos();
-      const std::uint64_t off = r_.read<std::uint64_t>("data offset of " + who);
+      const std::uint64_t off = read<std::uint64_t>([&] { return "data offset of " + who(); });
       if (off % h_.alignment != 0)
-        r_.fail_at(at_offset, who + " has data offset " + std::to_string(off) + ", not a multiple of the alignment " +
+        r_.fail_at(at_offset, who() + " has data offset " + std::to_string(off) + ", not a multiple of the alignment " +
                                   std::to_string(h_.alignment));
-      rel_offsets_.push_back(off);
-      info_pos_.push_back(at_offset);
-      tensors_.push_back(std::move(t));
+      places_.push_back(Place{off, t.nbytes, at_offset, t.dtype == DType::GgmlUnknown});
+      if (k + 1 < h_.tensor_count && peek_name(next_hash)) {
+        next_at = r_.pos();
+        names.prefetch(next_hash);
+      }
     }
+  }
+
+  // Hashes the name that starts at the cursor without moving it, when it
+  // lies in the file (otherwise reading it reports the problem). Probing the
+  // name set misses the cache for most of 10^5 names; hashing a name one
+  // tensor early lets that miss overlap the rest of the previous tensor.
+  bool peek_name(std::uint64_t& h) const {
+    const std::uint64_t cb = count_bytes();
+    if (remaining() < cb) return false;
+    const std::byte* p = base_ + r_.pos();
+    const std::uint64_t n = cb == 4 ? load<std::uint32_t>(p) : load<std::uint64_t>(p);
+    if (n > remaining() - cb) return false;
+    h = NameSet::hash({reinterpret_cast<const char*>(p + cb), static_cast<std::size_t>(n)});
+    return true;
   }
 
   // Phase 5: the data section. Every tensor's bytes must lie in the file and
   // no two tensors may share a byte; unknown types get the room up to the
-  // next tensor as their size.
+  // next tensor as their size. The checks run over places_, not the much
+  // larger TensorInfos, which are touched once more at the end.
   void place_data() {
     const std::uint64_t end_infos = r_.pos();
     const std::uint64_t pad = (h_.alignment - end_infos % h_.alignment) % h_.alignment;
@@ -208,48 +292,59 @@ class Parser {
       r_.fail_at(end_infos, "the file ends before its data section (at byte " + std::to_string(h_.data_offset) + ")");
     const std::uint64_t data_bytes = size - h_.data_offset;
 
-    std::vector<std::size_t> order(tensors_.size());
-    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rel_offsets_[a] < rel_offsets_[b]; });
+    // Writers lay tensors out in info order, so the sort is usually skipped.
+    std::vector<std::size_t> order;
+    const bool in_order = std::is_sorted(places_.begin(), places_.end(),
+                                         [](const Place& a, const Place& b) { return a.rel_offset < b.rel_offset; });
+    if (!in_order) {
+      order.resize(places_.size());
+      for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return places_[a].rel_offset < places_[b].rel_offset; });
+    }
+    auto nth = [&](std::size_t j) { return in_order ? j : order[j]; };
+    const std::size_t n = places_.size();
 
-    for (std::size_t j = 0; j < order.size(); ++j) {
-      const std::size_t k = order[j];
-      auto& t = tensors_[k];
-      const std::uint64_t off = rel_offsets_[k];
-      const std::string who = "tensor '" + t.name + "'";
+    // First position in offset order after the current one with a larger
+    // offset; it only moves forward, so sizing every unknown tensor stays linear.
+    std::size_t next_larger = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = nth(j);
+      Place& p = places_[k];
+      const std::uint64_t off = p.rel_offset;
       if (off > data_bytes)
-        r_.fail_at(info_pos_[k], who + " starts at data offset " + std::to_string(off) + ", past the end of the file");
-      if (t.dtype == DType::GgmlUnknown) {
-        std::uint64_t next = data_bytes;
-        for (std::size_t m = j + 1; m < order.size(); ++m)
-          if (rel_offsets_[order[m]] > off) {
-            next = rel_offsets_[order[m]];
-            break;
-          }
-        t.nbytes = next - off;
+        r_.fail_at(p.info_pos, "tensor '" + tensors_[k].name + "' starts at data offset " + std::to_string(off) +
+                                   ", past the end of the file");
+      if (p.unknown) {
+        next_larger = std::max(next_larger, j + 1);
+        while (next_larger < n && places_[nth(next_larger)].rel_offset <= off) ++next_larger;
+        p.nbytes = (next_larger < n ? places_[nth(next_larger)].rel_offset : data_bytes) - off;
+        auto& t = tensors_[k];
+        t.nbytes = p.nbytes;
         t.layout_note = "unknown ggml type " + std::to_string(*t.ggml_type) + "; size inferred from the next tensor";
       }
-      if (t.nbytes > data_bytes - off)
-        r_.fail_at(info_pos_[k], who + " needs " + std::to_string(t.nbytes) + " bytes at data offset " +
-                                     std::to_string(off) + ", past the end of the file");
+      if (p.nbytes > data_bytes - off)
+        r_.fail_at(p.info_pos, "tensor '" + tensors_[k].name + "' needs " + std::to_string(p.nbytes) +
+                                   " bytes at data offset " + std::to_string(off) + ", past the end of the file");
     }
     // Overlap: in offset order, each non-empty tensor must start at or after
     // the end of every earlier one.
     std::uint64_t prev_end = 0;
-    std::string prev_name;
-    for (std::size_t k : order) {
-      const auto& t = tensors_[k];
-      if (t.nbytes == 0) continue;
-      if (rel_offsets_[k] < prev_end)
-        r_.fail_at(info_pos_[k], "tensor '" + t.name + "' overlaps tensor '" + prev_name + "' in the data section");
-      prev_end = rel_offsets_[k] + t.nbytes;
-      prev_name = t.name;
+    std::size_t prev = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = nth(j);
+      const Place& p = places_[k];
+      if (p.nbytes == 0) continue;
+      if (p.rel_offset < prev_end)
+        r_.fail_at(p.info_pos, "tensor '" + tensors_[k].name + "' overlaps tensor '" + tensors_[prev].name +
+                                   "' in the data section");
+      prev_end = p.rel_offset + p.nbytes;
+      prev = k;
     }
 
-    for (std::size_t k = 0; k < tensors_.size(); ++k) {
+    for (std::size_t k = 0; k < n; ++k) {
       auto& t = tensors_[k];
-      t.file = src_->label();
-      t.offset = h_.data_offset + rel_offsets_[k];
+      t.offset = h_.data_offset + places_[k].rel_offset;
       if (t.dtype == DType::GgmlUnknown) continue;
       if (h_.big_endian && is_quantized(t.dtype)) t.layout_note = "big-endian file: blocks as stored";
       else if (h_.big_endian && item_size(t.dtype) > 1) t.layout_note = "big-endian";
@@ -265,72 +360,163 @@ class Parser {
   }
 
   // --- primitives -------------------------------------------------------
+  //
+  // `what` names the thing being read for an error message: a string, or a
+  // callable that builds it, called only when the read fails.
+
+  template <class What>
+  static std::string what_text(const What& what) {
+    if constexpr (std::is_invocable_v<const What&>) return what();
+    else return std::string(what);
+  }
+
+  std::uint64_t remaining() const noexcept { return r_.pos() >= size_ ? 0 : size_ - r_.pos(); }
+
+  template <class T>
+  T load(const std::byte* p) const noexcept {
+    return h_.big_endian ? load_be<T>(p) : load_le<T>(p);
+  }
+
+  // Reads straight from the mapping; a read that would run past the end
+  // goes through the ByteReader instead, which fails with its usual message.
+  template <class T, class What>
+  T read(const What& what) {
+    const std::uint64_t pos = r_.pos();
+    if (remaining() < sizeof(T)) return r_.read<T>(what_text(what));
+    r_.seek(pos + sizeof(T));
+    return load<T>(base_ + pos);
+  }
 
   std::uint64_t count_bytes() const { return h_.version == 1 ? 4 : 8; }
 
-  std::uint64_t read_count(const std::string& what) {
-    return h_.version == 1 ? r_.read<std::uint32_t>(what) : r_.read<std::uint64_t>(what);
+  template <class What>
+  std::uint64_t read_count(const What& what) {
+    return h_.version == 1 ? read<std::uint32_t>(what) : read<std::uint64_t>(what);
   }
 
-  std::string read_string(const std::string& what) {
+  // A string as a view into the mapping (valid while src_ lives).
+  template <class What>
+  std::string_view read_string_view(const What& what) {
     const std::uint64_t at = r_.pos();
-    // The message names the string only on failure: vocabularies hold 10^5 strings.
     const std::uint64_t n = read_count("string length");
-    if (n > r_.remaining())
-      r_.fail_at(at, what + " claims " + std::to_string(n) + " bytes, more than the " + std::to_string(r_.remaining()) +
-                         " left in the file");
-    return r_.string(n, what);
+    if (n > remaining())
+      r_.fail_at(at, what_text(what) + " claims " + std::to_string(n) + " bytes, more than the " +
+                         std::to_string(remaining()) + " left in the file");
+    const auto* p = reinterpret_cast<const char*>(base_ + r_.pos());
+    r_.seek(r_.pos() + n);
+    return {p, static_cast<std::size_t>(n)};
   }
 
-  MetaType read_type(const std::string& what) {
+  template <class What>
+  MetaType read_type(const What& what) {
     const std::uint64_t at = r_.pos();
-    const std::uint32_t id = r_.read<std::uint32_t>(what);
-    if (!meta_type_valid(id)) r_.fail_at(at, what + " is " + std::to_string(id) + ", not a GGUF value type (0-12)");
+    const std::uint32_t id = read<std::uint32_t>(what);
+    if (!meta_type_valid(id)) r_.fail_at(at, what_text(what) + " is " + std::to_string(id) + ", not a GGUF value type (0-12)");
     return static_cast<MetaType>(id);
   }
 
-  MetaValue read_value(MetaType t, const std::string& key, const std::string& what, int depth) {
+  // Fills a default-constructed `out`.
+  void read_value(MetaValue& out, MetaType t, const std::string& key, int depth) {
+    auto what = [&] { return "value of '" + key + "'"; };
+    out.type = t;
     switch (t) {
-      case MetaType::U8: return MetaValue::unsigned_int(t, r_.read<std::uint8_t>(what));
-      case MetaType::U16: return MetaValue::unsigned_int(t, r_.read<std::uint16_t>(what));
-      case MetaType::U32: return MetaValue::unsigned_int(t, r_.read<std::uint32_t>(what));
-      case MetaType::U64: return MetaValue::unsigned_int(t, r_.read<std::uint64_t>(what));
-      case MetaType::I8: return MetaValue::signed_int(t, r_.read<std::int8_t>(what));
-      case MetaType::I16: return MetaValue::signed_int(t, r_.read<std::int16_t>(what));
-      case MetaType::I32: return MetaValue::signed_int(t, r_.read<std::int32_t>(what));
-      case MetaType::I64: return MetaValue::signed_int(t, r_.read<std::int64_t>(what));
-      case MetaType::F32: return MetaValue::floating(t, std::bit_cast<float>(r_.read<std::uint32_t>(what)));
-      case MetaType::F64: return MetaValue::floating(t, std::bit_cast<double>(r_.read<std::uint64_t>(what)));
-      case MetaType::Bool: return MetaValue::boolean(r_.read<std::uint8_t>(what) != 0);
-      case MetaType::String: return MetaValue::string(read_string(what));
-      case MetaType::Array: {
-        if (depth >= kMaxArrayDepth)
-          r_.fail("'" + key + "' nests arrays more than " + std::to_string(kMaxArrayDepth) + " deep");
-        const MetaType et = read_type("element type of '" + key + "'");
-        const std::uint64_t at = r_.pos();
-        const std::uint64_t n = read_count("element count of '" + key + "'");
-        const std::uint64_t per = min_value_bytes(et, count_bytes());
-        if (n > r_.remaining() / per)
-          r_.fail_at(at, "the array '" + key + "' claims " + std::to_string(n) + " elements, more than the file can hold");
-        std::vector<MetaValue> items;
-        items.reserve(static_cast<std::size_t>(n));
-        for (std::uint64_t k = 0; k < n; ++k) {
-          items.push_back(read_value(et, key, what, depth + 1));
-        }
-        return MetaValue::array(et, std::move(items));
-      }
+      case MetaType::U8: out.u = read<std::uint8_t>(what); return;
+      case MetaType::U16: out.u = read<std::uint16_t>(what); return;
+      case MetaType::U32: out.u = read<std::uint32_t>(what); return;
+      case MetaType::U64: out.u = read<std::uint64_t>(what); return;
+      case MetaType::I8: out.i = read<std::int8_t>(what); return;
+      case MetaType::I16: out.i = read<std::int16_t>(what); return;
+      case MetaType::I32: out.i = read<std::int32_t>(what); return;
+      case MetaType::I64: out.i = read<std::int64_t>(what); return;
+      case MetaType::F32: out.f = std::bit_cast<float>(read<std::uint32_t>(what)); return;
+      case MetaType::F64: out.f = std::bit_cast<double>(read<std::uint64_t>(what)); return;
+      case MetaType::Bool: out.u = read<std::uint8_t>(what) != 0 ? 1 : 0; return;
+      case MetaType::String: out.s = read_string_view(what); return;
+      case MetaType::Array: read_array(out, key, depth); return;
       case MetaType::Null: break;  // read_type never yields it
     }
     r_.fail("unreachable value type");
   }
 
+  void read_array(MetaValue& out, const std::string& key, int depth) {
+    if (depth >= kMaxArrayDepth)
+      r_.fail("'" + key + "' nests arrays more than " + std::to_string(kMaxArrayDepth) + " deep");
+    const MetaType et = read_type([&] { return "element type of '" + key + "'"; });
+    const std::uint64_t at = r_.pos();
+    const std::uint64_t n = read_count([&] { return "element count of '" + key + "'"; });
+    const std::uint64_t per = min_value_bytes(et, count_bytes());
+    if (n > remaining() / per)
+      r_.fail_at(at, "the array '" + key + "' claims " + std::to_string(n) + " elements, more than the file can hold");
+    out.element_type = et;
+    // Elements are filled in place: a 150,000-token vocabulary is one
+    // allocation for the array plus one per token too long for the short-
+    // string buffer.
+    auto& items = out.items;
+    items.reserve(static_cast<std::size_t>(n));
+    switch (et) {
+      // Fixed-size elements: the count check above already proved that all
+      // n * per bytes are in the file.
+      case MetaType::U8: return read_scalars<std::uint8_t>(items, n, et, [](MetaValue& v, auto x) { v.u = x; });
+      case MetaType::U16: return read_scalars<std::uint16_t>(items, n, et, [](MetaValue& v, auto x) { v.u = x; });
+      case MetaType::U32: return read_scalars<std::uint32_t>(items, n, et, [](MetaValue& v, auto x) { v.u = x; });
+      case MetaType::U64: return read_scalars<std::uint64_t>(items, n, et, [](MetaValue& v, auto x) { v.u = x; });
+      case MetaType::I8: return read_scalars<std::int8_t>(items, n, et, [](MetaValue& v, auto x) { v.i = x; });
+      case MetaType::I16: return read_scalars<std::int16_t>(items, n, et, [](MetaValue& v, auto x) { v.i = x; });
+      case MetaType::I32: return read_scalars<std::int32_t>(items, n, et, [](MetaValue& v, auto x) { v.i = x; });
+      case MetaType::I64: return read_scalars<std::int64_t>(items, n, et, [](MetaValue& v, auto x) { v.i = x; });
+      case MetaType::F32:
+        return read_scalars<std::uint32_t>(items, n, et, [](MetaValue& v, auto x) { v.f = std::bit_cast<float>(x); });
+      case MetaType::F64:
+        return read_scalars<std::uint64_t>(items, n, et, [](MetaValue& v, auto x) { v.f = std::bit_cast<double>(x); });
+      case MetaType::Bool: return read_scalars<std::uint8_t>(items, n, et, [](MetaValue& v, auto x) { v.u = x != 0 ? 1 : 0; });
+      case MetaType::String: {
+        auto what = [&] { return "value of '" + key + "'"; };
+        // One at a time: these counts are only bounded by 8 bytes each, and
+        // the strings may turn out to be truncated.
+        for (std::uint64_t k = 0; k < n; ++k) {
+          auto& item = items.emplace_back();
+          item.type = MetaType::String;
+          item.s = read_string_view(what);
+        }
+        return;
+      }
+      case MetaType::Array:
+      case MetaType::Null:  // read_type never yields it; read_value reports it
+        for (std::uint64_t k = 0; k < n; ++k) read_value(items.emplace_back(), et, key, depth + 1);
+        return;
+    }
+  }
+
+  template <class T, class Set>
+  void read_scalars(std::vector<MetaValue>& items, std::uint64_t n, MetaType et, Set set) {
+    const std::byte* p = base_ + r_.pos();
+    // One pass that constructs and fills each element while it is in cache.
+    for (std::uint64_t k = 0; k < n; ++k) {
+      auto& item = items.emplace_back();
+      item.type = et;
+      set(item, load<T>(p));
+      p += sizeof(T);
+    }
+    r_.seek(r_.pos() + n * sizeof(T));
+  }
+
   std::shared_ptr<const ByteSource> src_;
   ByteReader r_;
+  // The whole source, read directly on the hot paths (bounds checked first).
+  const std::byte* base_;
+  std::uint64_t size_;
   Header h_;
   Metadata meta_;
   std::vector<TensorInfo> tensors_;
-  std::vector<std::uint64_t> rel_offsets_;
-  std::vector<std::uint64_t> info_pos_;
+  // Per tensor, what placing its data needs: data-section offset, byte size
+  // (0 until known for unknown types), and where its info's offset field is.
+  struct Place {
+    std::uint64_t rel_offset;
+    std::uint64_t nbytes;
+    std::uint64_t info_pos;
+    bool unknown;
+  };
+  std::vector<Place> places_;
 };
 
 // "NAME-00002-of-00005.gguf" → (prefix "NAME", 2, 5).
@@ -443,7 +629,11 @@ Checkpoint open(const std::string& path) {
   const fs::path dir = fs::path(path).parent_path();
   Checkpoint ck;
   std::string version_detail;
-  std::unordered_set<std::string> names;
+  // Each part's tensors stay in their own list until all parts are read, so
+  // the duplicate check can keep views of the names instead of copies.
+  std::vector<std::vector<TensorInfo>> part_tensors;
+  part_tensors.reserve(static_cast<std::size_t>(split->count));
+  std::unordered_set<std::string_view> names;
   for (int k = 1; k <= split->count; ++k) {
     char suffix[32];
     std::snprintf(suffix, sizeof suffix, "-%05d-of-%05d.gguf", k, split->count);
@@ -456,11 +646,11 @@ Checkpoint open(const std::string& path) {
       throw Error(part, kNoOffset, "split.no should be " + std::to_string(k - 1) + " in part " + std::to_string(k));
     if (!pc || *pc != split->count)
       throw Error(part, kNoOffset, "split.count in part " + std::to_string(k) + " does not match the other parts");
-    for (auto& t : p.tensors) {
+    names.reserve(names.size() + p.tensors.size());
+    for (const auto& t : p.tensors)
       if (!names.insert(t.name).second)
         throw Error(part, t.offset, "the tensor name '" + t.name + "' appears in more than one part");
-      ck.tensors.push_back(std::move(t));
-    }
+    part_tensors.push_back(std::move(p.tensors));
     if (k == 1) {
       ck.path = part;
       ck.metadata = std::move(p.metadata);
@@ -468,6 +658,10 @@ Checkpoint open(const std::string& path) {
     }
     ck.files.insert(ck.files.end(), p.files.begin(), p.files.end());
   }
+  std::size_t n = 0;
+  for (const auto& v : part_tensors) n += v.size();
+  ck.tensors.reserve(n);
+  for (auto& v : part_tensors) std::move(v.begin(), v.end(), std::back_inserter(ck.tensors));
   const auto total = meta_int(ck.metadata, "split.tensors.count");
   if (total && *total != static_cast<std::int64_t>(ck.tensors.size()))
     throw Error(ck.path, kNoOffset, "split.tensors.count is " + std::to_string(*total) + " but the parts hold " +
