@@ -397,7 +397,13 @@ Checkpoint open_index(const std::string& path) {
   ck.format = Format::Safetensors;
   for (const auto& [shard, names] : shards) {
     const std::string shard_path = (folder / shard).string();
-    if (!fs::exists(shard_path))
+    // The error_code form: a name the file system refuses (too long, no
+    // permission to look) must end in an io::Error, not a filesystem_error.
+    std::error_code ec;
+    const bool present_on_disk = fs::exists(shard_path, ec);
+    if (ec)
+      throw Error(path, kNoOffset, "shard " + q(shard) + " listed in the index cannot be looked up: " + ec.message());
+    if (!present_on_disk)
       throw Error(path, kNoOffset, "shard " + q(shard) + " listed in the index is missing");
     Checkpoint part = describe(MappedFile::open(shard_path));
     std::set<std::string> present;
