@@ -260,7 +260,11 @@ ValuePtr make(Kind k) {
 class Machine {
  public:
   Machine(std::span<const std::byte> data, const std::string& label, std::uint64_t base, const Options& opt)
-      : data_(data), label_(label), base_(base), opt_(opt) {}
+      : data_(data), label_(label), base_(base), opt_(opt) {
+    const auto per_byte = checked_mul(data.size(), opt.limits.max_built_per_byte);
+    const auto budget = per_byte ? checked_add(*per_byte, opt.limits.max_built_floor) : std::nullopt;
+    build_budget_ = budget.value_or(~std::uint64_t{0});
+  }
 
   ValuePtr run(std::size_t* consumed);
 
@@ -371,7 +375,17 @@ class Machine {
   }
 
   // -- building values --
+  // Counts what is built against Limits::max_built_*; see there.
+  void charge(std::uint64_t bytes) {
+    const auto total = checked_add(built_, bytes);
+    if (!total || *total > build_budget_)
+      fail("the pickle builds more than " + std::to_string(build_budget_) + " bytes of values from " +
+           std::to_string(data_.size()) + " bytes (the limit: " + std::to_string(opt_.limits.max_built_per_byte) +
+           " per byte plus " + std::to_string(opt_.limits.max_built_floor) + "); it copies containers or strings over and over");
+    built_ = *total;
+  }
   void hold(Value& parent, const ValuePtr& child) {
+    charge(16);
     child->held = true;
     const std::uint32_t h = child->height + 1;
     if (h > opt_.limits.max_depth)
@@ -398,7 +412,7 @@ class Machine {
     hold(target, item);
   }
   void set_item(const ValuePtr& dict, ValuePtr key, ValuePtr value);
-  void set_attrs(Value& target, const ValuePtr& state);
+  void set_attrs(const ValuePtr& target, const ValuePtr& state);
 
   // -- globals and calls --
   ValuePtr global(const std::string& module, const std::string& name);
@@ -445,6 +459,10 @@ class Machine {
     std::unordered_map<std::string, std::size_t> at;
   };
   std::unordered_map<const Value*, DictIndex> dict_index_;
+  // The same for attributes set by BUILD: name → index into attrs.
+  std::unordered_map<const Value*, DictIndex> attr_index_;
+  std::uint64_t built_ = 0;
+  std::uint64_t build_budget_ = 0;
 };
 
 // Python hashes 1, 1.0 and True alike; scalars get a key that agrees.
@@ -469,6 +487,7 @@ void Machine::set_item(const ValuePtr& d, ValuePtr key, ValuePtr value) {
   add_to(dict, key);
   add_to(dict, value);
   if (auto k = key_of(*key)) {
+    charge(k->size());
     auto& idx = dict_index_[d.get()];
     if (!idx.keep) idx.keep = d;
     auto [it, fresh] = idx.at.emplace(*k, dict.entries.size());
@@ -480,16 +499,24 @@ void Machine::set_item(const ValuePtr& d, ValuePtr key, ValuePtr value) {
   dict.entries.emplace_back(std::move(key), std::move(value));
 }
 
-void Machine::set_attrs(Value& target, const ValuePtr& state) {
+void Machine::set_attrs(const ValuePtr& t, const ValuePtr& state) {
   if (state->kind == Kind::None) return;
   if (state->kind != Kind::Dict) fail(op() + " sets state from " + kind_name(state->kind) + "; only a dict is allowed");
+  Value& target = *t;
+  // An index rather than a search of attrs: a state dict of n names would
+  // otherwise cost n²/2 comparisons.
+  auto& idx = attr_index_[t.get()];
+  if (!idx.keep) {
+    idx.keep = t;
+    for (std::size_t i = 0; i < target.attrs.size(); ++i) idx.at.emplace(target.attrs[i].first, i);
+  }
   for (const auto& [k, v] : state->entries) {
     if (k->kind != Kind::String) fail(op() + " sets an attribute named by " + std::string(kind_name(k->kind)) + "; names must be str");
     add_to(target, v);
-    const std::string& name = k->text;  // clang 14 cannot capture a structured binding
-    auto it = std::find_if(target.attrs.begin(), target.attrs.end(), [&](const auto& a) { return a.first == name; });
-    if (it != target.attrs.end()) it->second = v;
-    else target.attrs.emplace_back(k->text, v);
+    charge(2 * k->text.size());  // the name in attrs and in the index
+    const auto [it, fresh] = idx.at.emplace(k->text, target.attrs.size());
+    if (fresh) target.attrs.emplace_back(k->text, v);
+    else target.attrs[it->second].second = v;
   }
 }
 
@@ -546,6 +573,7 @@ ValuePtr Machine::rebuild_tensor(const std::vector<ValuePtr>& args, bool v2) {
   auto t = make(Kind::Tensor);
   t->size = int_sequence(fn, args[2], "size");
   t->stride = int_sequence(fn, args[3], "stride");
+  charge(8 * (t->size.size() + t->stride.size()));
   if (t->size.size() != t->stride.size())
     fail(op() + " calls " + fn + " with " + std::to_string(t->size.size()) + " sizes but " +
          std::to_string(t->stride.size()) + " strides");
@@ -559,9 +587,16 @@ ValuePtr Machine::rebuild_tensor(const std::vector<ValuePtr>& args, bool v2) {
 }
 
 ValuePtr Machine::as_parameter(const ValuePtr& tensor, bool requires_grad) {
-  auto p = std::make_shared<Value>(*tensor);
-  p->held = false;
-  p->attrs.clear();
+  // A copy without the attributes (copying them only to drop them would cost
+  // their number on every call).
+  auto p = make(Kind::Tensor);
+  p->dtype = tensor->dtype;
+  p->storage = tensor->storage;
+  p->storage_offset = tensor->storage_offset;
+  p->size = tensor->size;
+  p->stride = tensor->stride;
+  p->height = tensor->height;
+  charge(8 * (p->size.size() + p->stride.size()));
   p->is_parameter = true;
   p->requires_grad = requires_grad;
   return p;
@@ -589,10 +624,12 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
     if (args.empty()) return b;
     if (args.size() == 1) {
       b->text = arg(name, args, 0, Kind::Bytes)->text;
+      charge(b->text.size());
       return b;
     }
     const std::string& s = arg(name, args, 0, Kind::String)->text;
     const std::string& enc = arg(name, args, 1, Kind::String)->text;
+    charge(s.size());
     if (enc == "utf-8" || enc == "utf8") {
       b->text = s;
       return b;
@@ -650,7 +687,7 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
       const bool with_state = g->what == G::RebuildParameterWithState;
       arity(name, args, with_state ? 4 : 3, with_state ? 4 : 3);
       auto p = as_parameter(arg(name, args, 0, Kind::Tensor), arg(name, args, 1, Kind::Bool)->boolean);
-      if (with_state && args[3]->kind == Kind::Dict) set_attrs(*p, args[3]);
+      if (with_state && args[3]->kind == Kind::Dict) set_attrs(p, args[3]);
       return p;
     }
     case G::Parameter: {
@@ -671,7 +708,7 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
         fail(op() + " calls " + name + " with the type " + type->text + "; only torch.Tensor and Parameter are allowed");
       auto t = call(func, inner->items);
       if (type->text == "torch.nn.parameter.Parameter" && !t->is_parameter) t = as_parameter(t, t->requires_grad);
-      if (args[3]->kind == Kind::Dict) set_attrs(*t, args[3]);
+      if (args[3]->kind == Kind::Dict) set_attrs(t, args[3]);
       return t;
     }
     case G::Size: {
@@ -685,6 +722,7 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
       arity(name, args, 1, 2);
       auto s = make(Kind::String);
       s->text = arg(name, args, 0, Kind::String)->text;
+      charge(s->text.size());
       if (args.size() == 2) s->text += ":" + std::to_string(arg(name, args, 1, Kind::Int)->integer);
       return s;
     }
@@ -1043,10 +1081,15 @@ ValuePtr Machine::run(std::size_t* consumed) {
       case Op::BUILD: {
         auto state = pop();
         auto& target = top();
-        if (target->kind == Kind::Dict) set_attrs(changeable(target, Kind::Dict, "sets state of"), state);
-        else if (target->kind == Kind::Tensor) {
+        if (target->kind == Kind::Dict) {
+          (void)changeable(target, Kind::Dict, "sets state of");
+          set_attrs(target, state);
+        } else if (target->kind == Kind::Tensor) {
           // Only a dict state is kept; tensor set_ states carry nothing we read.
-          if (state->kind == Kind::Dict) set_attrs(changeable(target, Kind::Tensor, "sets state of"), state);
+          if (state->kind == Kind::Dict) {
+            (void)changeable(target, Kind::Tensor, "sets state of");
+            set_attrs(target, state);
+          }
         } else {
           fail("BUILD sets the state of " + std::string(kind_name(target->kind)) + "; only dicts and tensors allowed");
         }

@@ -177,7 +177,20 @@ std::uint64_t storage_bytes(const Context& cx, const StorageId& id) {
 // Flattening the object into tensors and metadata.
 
 constexpr std::size_t kMaxDepth = 1000;
-constexpr std::uint64_t kMaxNodes = 50'000'000;  // shared sub-objects could otherwise blow up exponentially
+// What flattening may produce, in bytes: 256 per value visited (a tensor or
+// metadata entry costs about that) plus its path and any text it copies into
+// metadata, at most kFlattenPerPickleByte per byte of the pickle plus
+// kFlattenFloor. A container or string the pickle
+// shares (memo) is visited once per reference, so a few hundred bytes that
+// nest one list twice in the next, 30 levels deep, would otherwise ask for
+// 2^30 visits. Real checkpoints produce a few bytes per pickle byte.
+constexpr std::uint64_t kFlattenPerPickleByte = 64;
+constexpr std::uint64_t kFlattenFloor = std::uint64_t{16} << 20;
+// Tensor names and metadata keys (paths through the saved object).
+constexpr std::size_t kMaxPathBytes = std::size_t{64} << 10;
+// Renderings of a non-JSON value (a tuple key, a mixed list) as text: a tuple
+// holding one tuple twice per level doubles its text with every level.
+constexpr std::size_t kMaxRenderBytes = 4096;
 
 bool is_plain(const ValuePtr& v) {
   if (!v) return true;
@@ -191,6 +204,14 @@ bool is_plain(const ValuePtr& v) {
 }
 
 std::string json_ish(const ValuePtr& v);
+
+// `s` cut to at most `n` bytes on a UTF-8 boundary, with "..." when cut.
+std::string clip(std::string s, std::size_t n) {
+  if (s.size() <= n) return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0) == 0x80) --n;
+  s.resize(n);
+  return s + "...";
+}
 
 std::string scalar_text(const ValuePtr& v) {
   if (!v) return "None";
@@ -213,28 +234,52 @@ std::string scalar_text(const ValuePtr& v) {
   }
 }
 
-// A compact rendering for mixed lists: JSON where JSON can say it.
-std::string json_ish(const ValuePtr& v) {
-  if (!v) return "null";
-  switch (v->kind) {
-    case Kind::None: return "null";
-    case Kind::Bool: return v->boolean ? "true" : "false";
-    case Kind::String: return nlohmann::json(v->text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    case Kind::Tuple: case Kind::List: case Kind::Set: {
-      std::string s = "[";
-      for (std::size_t i = 0; i < v->items.size(); ++i) s += (i ? ", " : "") + json_ish(v->items[i]);
-      return s + "]";
-    }
-    case Kind::Dict: {
-      std::string s = "{";
-      for (std::size_t i = 0; i < v->entries.size(); ++i)
-        s += (i ? ", " : "") + nlohmann::json(scalar_text(v->entries[i].first)).dump() + ": " + json_ish(v->entries[i].second);
-      return s + "}";
-    }
-    case Kind::Tensor: return "\"<tensor>\"";
-    case Kind::Storage: return "\"<storage>\"";
-    default: return scalar_text(v);
+std::string json_text(const std::string& s) {
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Appends the rendering of `v` to `out`, stopping once `out` passes
+// kMaxRenderBytes (so each call does work only while there is room).
+void render(const ValuePtr& v, std::string& out) {
+  if (out.size() > kMaxRenderBytes) return;
+  if (!v) {
+    out += "null";
+    return;
   }
+  switch (v->kind) {
+    case Kind::None: out += "null"; return;
+    case Kind::Bool: out += v->boolean ? "true" : "false"; return;
+    case Kind::String: out += json_text(clip(v->text, kMaxRenderBytes)); return;
+    case Kind::Tuple: case Kind::List: case Kind::Set:
+      out += "[";
+      for (std::size_t i = 0; i < v->items.size() && out.size() <= kMaxRenderBytes; ++i) {
+        if (i) out += ", ";
+        render(v->items[i], out);
+      }
+      out += "]";
+      return;
+    case Kind::Dict:
+      out += "{";
+      for (std::size_t i = 0; i < v->entries.size() && out.size() <= kMaxRenderBytes; ++i) {
+        if (i) out += ", ";
+        out += json_text(scalar_text(v->entries[i].first));
+        out += ": ";
+        render(v->entries[i].second, out);
+      }
+      out += "}";
+      return;
+    case Kind::Tensor: out += "\"<tensor>\""; return;
+    case Kind::Storage: out += "\"<storage>\""; return;
+    default: out += clip(scalar_text(v), kMaxRenderBytes); return;
+  }
+}
+
+// A compact rendering for mixed lists and unusual keys: JSON where JSON can
+// say it, cut at kMaxRenderBytes.
+std::string json_ish(const ValuePtr& v) {
+  std::string out;
+  render(v, out);
+  return clip(std::move(out), kMaxRenderBytes);
 }
 
 MetaValue scalar_meta(const ValuePtr& v) {
@@ -269,12 +314,22 @@ MetaValue list_meta(const ValuePtr& v) {
 
 class Flattener {
  public:
-  Flattener(Context& cx, Checkpoint& ck) : cx_(cx), ck_(ck) {}
+  // `pickle_bytes`: the size of the pickle the object came from, which bounds
+  // what flattening may produce (kFlattenPerPickleByte).
+  Flattener(Context& cx, Checkpoint& ck, std::uint64_t pickle_bytes) : cx_(cx), ck_(ck) {
+    const auto per_byte = checked_mul(pickle_bytes, kFlattenPerPickleByte);
+    const auto budget = per_byte ? checked_add(*per_byte, kFlattenFloor) : std::nullopt;
+    budget_ = budget.value_or(~std::uint64_t{0});
+  }
 
   void walk(const ValuePtr& v, const std::string& path, std::size_t depth) {
     if (depth > kMaxDepth) throw Error(cx_.src->label(), kNoOffset, "the saved object nests deeper than " + std::to_string(kMaxDepth) + " levels");
-    if (++nodes_ > kMaxNodes) throw Error(cx_.src->label(), kNoOffset, "the saved object has too many parts (shared containers?)");
+    if (path.size() > kMaxPathBytes)
+      throw Error(cx_.src->label(), kNoOffset, "the saved object has a name longer than " + std::to_string(kMaxPathBytes) +
+                                                   " bytes ('" + clip(path, 60) + "')");
+    charge(256 + path.size());
     if (is_plain(v)) {
+      charge(text_cost(v));
       ck_.metadata.push_back({path, scalar_meta(v)});
       return;
     }
@@ -286,7 +341,9 @@ class Flattener {
         for (const auto& [k, val] : v->entries) walk(val, join(path, key_text(k)), depth + 1);
         return;
       case Kind::Tuple: case Kind::List: case Kind::Set: {
+        charge(16 * v->items.size());
         if (std::all_of(v->items.begin(), v->items.end(), is_plain)) {
+          for (const auto& e : v->items) charge(text_cost(e));
           ck_.metadata.push_back({path, list_meta(v)});
           return;
         }
@@ -305,6 +362,18 @@ class Flattener {
 
  private:
   static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+  static std::uint64_t text_cost(const ValuePtr& v) {
+    return v && (v->kind == Kind::String || v->kind == Kind::Bytes || v->kind == Kind::Global) ? v->text.size() : 0;
+  }
+
+  void charge(std::uint64_t bytes) {
+    const auto total = checked_add(spent_, bytes);
+    if (!total || *total > budget_)
+      throw Error(cx_.src->label(), kNoOffset,
+                  "the saved object expands to more than " + std::to_string(budget_) +
+                      " bytes of names and values (it refers to the same containers or strings over and over)");
+    spent_ = *total;
+  }
 
   std::string key_text(const ValuePtr& k) const {
     if (k && (k->kind == Kind::String || k->kind == Kind::Int)) return k->kind == Kind::Int ? std::to_string(k->integer) : k->text;
@@ -387,7 +456,8 @@ class Flattener {
 
   Context& cx_;
   Checkpoint& ck_;
-  std::uint64_t nodes_ = 0;
+  std::uint64_t spent_ = 0;
+  std::uint64_t budget_ = 0;
   std::set<std::string> names_;
   std::map<std::string, std::string> storage_user_;
 };
@@ -498,7 +568,7 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
   if (!version.empty()) ck.format_detail += ", version " + version;
   ck.format_detail += "), pickle protocol " + std::to_string(protocol);
   if (cx.big_endian) ck.format_detail += ", big-endian";
-  Flattener(cx, ck).walk(root, "", 0);
+  Flattener(cx, ck, pkl_bytes.size()).walk(root, "", 0);
   ck.files.push_back(std::move(src));
   return ck;
 }
@@ -595,7 +665,9 @@ Checkpoint describe_legacy(std::shared_ptr<const ByteSource> src) {
     loaded.emplace(lkey, v);
     return v;
   };
+  const std::uint64_t root_at = pos;
   const ValuePtr root = next_pickle(opt, "saved object");
+  const std::uint64_t root_bytes = pos - root_at;
 
   // Phase 3: the list of storage keys, then the storages in that order.
   const std::uint64_t keys_at = pos;
@@ -635,7 +707,7 @@ Checkpoint describe_legacy(std::shared_ptr<const ByteSource> src) {
   const int protocol = static_cast<int>(all[1]);
   ck.format_detail = "PyTorch legacy (torch.save, _use_new_zipfile_serialization=False), pickle protocol " + std::to_string(protocol);
   if (cx.big_endian) ck.format_detail += ", big-endian";
-  Flattener(cx, ck).walk(root, "", 0);
+  Flattener(cx, ck, root_bytes).walk(root, "", 0);
   ck.files.push_back(std::move(src));
   return ck;
 }

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -154,4 +156,102 @@ TEST(FuzzRegressionsPickle, FloatDictKeysOutsideInt64) {
   ASSERT_EQ(v->entries.size(), 5u);
   EXPECT_EQ(v->entries[4].first->kind, Kind::Float);
   EXPECT_EQ(v->entries[4].second->kind, Kind::None);
+}
+
+namespace {
+
+std::vector<std::byte> repeat(std::string_view head, std::string_view unit, std::size_t n, std::string_view tail) {
+  std::string s(head);
+  s.reserve(head.size() + unit.size() * n + tail.size());
+  for (std::size_t i = 0; i < n; ++i) s += unit;
+  s += tail;
+  return bytes_of(s);
+}
+
+std::string load_error(std::span<const std::byte> b) {
+  try {
+    (void)load(b, "test.pkl", 0, {});
+  } catch (const Error& e) {
+    return e.sentence();
+  }
+  return "";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+// list(x), bytes(x), torch.Size(x), a tensor rebuild… copy what a 2-byte memo
+// fetch names: a 60 KB pickle calling list() 6,000 times on one 30,000-item
+// list asked for 2.9 GB (found by review, confirmed OOM in fuzz_pickle). Now
+// what load() builds is bounded per input byte (Limits::max_built_*).
+TEST(FuzzRegressionsPickle, CopyingCallsAreBoundedByTheInputSize) {
+  // cbuiltins.list as memo 0, a list of 30,000 Nones wrapped as (L,) in memo 1,
+  // then BINGET 0, BINGET 1, REDUCE over and over.
+  std::string head = "\x80\x02" "cbuiltins\nlist\nq\x00](N"s + std::string(29'999, '2') + "e\x85q\x01"s;
+  const auto copies = repeat(head, "h\x00h\x01R"s, 6000, ".");
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_NE(load_error(copies).find("copies containers or strings over and over"), std::string::npos) << load_error(copies);
+  EXPECT_LT(seconds_since(t0), 30.0);
+  // bytes(b) on one 60,000-byte object, 1,000 times: the copied text counts too.
+  std::string big = "\x80\x03" "cbuiltins\nbytes\nq\x00" "B\x60\xea\x00\x00"s + std::string(60'000, 'x') + "\x85q\x01"s;
+  EXPECT_NE(load_error(repeat(big, "h\x00h\x01R"s, 1000, ".")).find("over and over"), std::string::npos);
+  // Ordinary use stays well inside: list() of the list once.
+  const auto once = repeat(head, "h\x00h\x01R"s, 1, ".");
+  const auto v = load(once, "test.pkl", 0, {});
+  EXPECT_EQ(v->kind, Kind::List);
+  EXPECT_EQ(v->items.size(), 30'000u);
+}
+
+// BUILD looked each attribute name up by a linear search of the attributes
+// set so far: a state dict of n names cost n²/2 string comparisons (13,000
+// names in a 91 KB pickle took 18 s under the sanitizers). Found by review,
+// confirmed as a libFuzzer timeout; attributes are now indexed.
+TEST(FuzzRegressionsPickle, BuildWithManyAttributeNamesIsLinear) {
+  constexpr std::size_t n = 150'000;
+  std::string s = "\x80\x02" "ccollections\nOrderedDict\n)R}("s;
+  char name[6];
+  for (std::size_t i = 0; i < n; ++i) {
+    std::snprintf(name, sizeof name, "%05zx", i);
+    s += "\x8c\x05"s + name + "N";
+  }
+  s += "\x8c\x05" "00000K\x07" "ub.";  // the first name again, last: it replaces
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto v = load(bytes_of(s), "test.pkl", 0, {});
+  EXPECT_LT(seconds_since(t0), 30.0);  // quadratic: ~10^10 comparisons, minutes
+  ASSERT_EQ(v->kind, Kind::Dict);
+  ASSERT_EQ(v->attrs.size(), n);
+  EXPECT_EQ(v->attrs.front().first, "00000");
+  EXPECT_EQ(v->attrs.front().second->integer, 7);
+}
+
+// A list holding one shared list twice per level, 26 levels deep, is 2^26
+// leaves to flatten from a 429-byte file (regressions/torch/shared-list-dag-2to26.pt):
+// it ran out of memory making metadata entries. Flattening is now bounded
+// per byte of the pickle.
+TEST(FuzzRegressionsTorch, SharedContainersCannotExpandWithoutBound) {
+  const auto path = regressions("torch") / "shared-list-dag-2to26.pt";
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    (void)pytorch::describe(std::make_shared<MemorySource>(ckpt::test::read_file_bytes(path.string()), "dag.pt"));
+    ADD_FAILURE() << "the DAG opened";
+  } catch (const Error& e) {
+    EXPECT_NE(e.sentence().find("refers to the same containers or strings over and over"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(seconds_since(t0), 30.0);
+}
+
+// A dict key that is a tuple holding one tuple twice per level, 30 levels
+// deep, was rendered in full as the metadata key: 2^30 elements of text
+// (regressions/torch/tuple-key-dag-2to30.pt). Renderings are now cut at 4 KiB.
+TEST(FuzzRegressionsTorch, TupleKeysRenderBounded) {
+  const auto path = regressions("torch") / "tuple-key-dag-2to30.pt";
+  const auto ck = pytorch::describe(std::make_shared<MemorySource>(ckpt::test::read_file_bytes(path.string()), "key.pt"));
+  ASSERT_EQ(ck.metadata.size(), 1u);
+  const std::string& key = ck.metadata[0].key;
+  EXPECT_LE(key.size(), 4096u + 3);
+  EXPECT_EQ(key.substr(0, 8), "[[[[[[[[");
+  EXPECT_EQ(key.substr(key.size() - 3), "...");
 }
