@@ -90,6 +90,9 @@ ModuleSpec parse_spec(const std::string& json_text, const std::string& label) {
   } catch (const ordered_json::parse_error& e) {
     // nlohmann reports the 1-based byte past the error; the offset names the byte itself.
     throw io::Error(label, e.byte > 0 ? e.byte - 1 : 0, "the spec is not valid JSON");
+  } catch (const ordered_json::exception& e) {
+    // Not every parse failure is a parse_error: a number past double's range (1e999) is out_of_range.
+    throw io::Error(label, io::kNoOffset, std::string("the spec is not valid JSON (") + e.what() + ")");
   }
   if (!j.is_object()) throw io::Error(label, io::kNoOffset, "a spec must be a JSON object with \"parameters\"");
   if (const auto f = j.find("format"); f != j.end() && *f != "ckpt-spec")

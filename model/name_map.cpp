@@ -22,6 +22,84 @@ namespace {
 
 using nlohmann::json;
 
+// ---- bounded regular expressions ---------------------------------------------
+// std::regex (libstdc++) matches by backtracking, so a pattern such as
+// ^(.*a){9}$ can take time exponential in the name's length, and the matcher
+// recurses a few frames per character of the name and per nesting level of
+// the pattern (a 64 KB name, or 8,000 nested groups, overflow the stack).
+// Maps come from strangers as often as checkpoints do: patterns and the names
+// matched against them are bounded in size, and each match runs through an
+// iterator that counts its steps and gives up past kMaxRegexSteps.
+constexpr std::size_t kMaxRegexPatternBytes = 4096;
+constexpr std::size_t kMaxRegexNameBytes = 4096;
+constexpr std::uint64_t kMaxRegexSteps = 4'000'000;
+
+std::string shorten(const std::string& s) { return s.size() <= 80 ? s : s.substr(0, 77) + "..."; }
+
+struct RegexTooSlow {};
+thread_local std::uint64_t t_regex_steps_left = 0;
+
+// A const char* that counts every move, read and comparison std::regex makes.
+class CountingIterator {
+ public:
+  using iterator_category = std::bidirectional_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  CountingIterator() = default;
+  explicit CountingIterator(const char* p) : p_(p) {}
+  reference operator*() const {
+    step();
+    return *p_;
+  }
+  CountingIterator& operator++() {
+    step();
+    ++p_;
+    return *this;
+  }
+  CountingIterator operator++(int) {
+    auto old = *this;
+    ++*this;
+    return old;
+  }
+  CountingIterator& operator--() {
+    step();
+    --p_;
+    return *this;
+  }
+  CountingIterator operator--(int) {
+    auto old = *this;
+    --*this;
+    return old;
+  }
+  friend bool operator==(const CountingIterator& a, const CountingIterator& b) {
+    step();
+    return a.p_ == b.p_;
+  }
+  [[nodiscard]] const char* get() const { return p_; }
+
+ private:
+  static void step() {
+    if (t_regex_steps_left == 0) throw RegexTooSlow{};
+    --t_regex_steps_left;
+  }
+  const char* p_ = nullptr;
+};
+
+std::optional<std::string> regex_pattern_problem(const std::string& pattern) {
+  if (pattern.size() > kMaxRegexPatternBytes)
+    return "the regular expression is " + std::to_string(pattern.size()) + " bytes long, more than the limit of " +
+           std::to_string(kMaxRegexPatternBytes);
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    return "bad regular expression '" + shorten(pattern) + "': " + e.what();
+  }
+  return std::nullopt;
+}
+
 const char* match_name(Rule::Match m) {
   switch (m) {
     case Rule::Match::Exact: return "exact";
@@ -55,6 +133,10 @@ Transform parse_transform(const json& j, const std::string& where, const std::st
     t.kind = Transform::Kind::Permute;
     for (const auto& a : v) {
       if (!a.is_number_integer()) throw fail("\"permute\" axes must be integers");
+      // get<int> would wrap an axis such as 4294967296 to 0.
+      const bool fits = a.is_number_unsigned() ? a.get<std::uint64_t>() <= 1'000'000
+                                               : a.get<std::int64_t>() >= -1'000'000 && a.get<std::int64_t>() <= 1'000'000;
+      if (!fits) throw fail("\"permute\" axis " + a.dump() + " is far beyond any tensor's rank");
       t.perm.push_back(a.get<int>());
     }
     if (!is_permutation(t.perm)) throw fail(perm_text(t.perm) + " is not a permutation of 0.." + std::to_string(static_cast<int>(t.perm.size()) - 1));
@@ -97,13 +179,8 @@ Rule parse_rule(const json& j, std::size_t index, const std::string& label) {
   const auto pattern = str("pattern");
   if (!pattern) throw fail("\"pattern\" is required");
   r.pattern = *pattern;
-  if (r.match == Rule::Match::Regex) {
-    try {
-      std::regex re(r.pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      throw fail("bad regular expression '" + r.pattern + "': " + e.what());
-    }
-  }
+  if (r.match == Rule::Match::Regex)
+    if (auto problem = regex_pattern_problem(r.pattern)) throw fail(*problem);
   // No "replace" keeps the name: the matched text replaces itself.
   r.replace = str("replace").value_or(r.match == Rule::Match::Regex ? "$&" : r.pattern);
   if (j.contains("drop")) {
@@ -327,6 +404,10 @@ std::optional<std::pair<std::string, std::string>> invert_regex(const Rule& r, s
     }
   }
   new_pattern += "$";
+  if (auto problem = regex_pattern_problem(new_pattern)) {
+    *why = "the inverse pattern does not work: " + *problem;
+    return std::nullopt;
+  }
   for (const auto& p : *pat) new_replace += p.group ? "$" + std::to_string(new_index[p.index]) : replacement_escape(p.text);
   return std::pair{new_pattern, new_replace};
 }
@@ -335,6 +416,7 @@ std::optional<std::pair<std::string, std::string>> invert_regex(const Rule& r, s
 
 struct CompiledRule {
   const Rule* rule;
+  std::size_t index;
   std::optional<std::regex> re;
 };
 
@@ -342,17 +424,35 @@ std::vector<CompiledRule> compile(const NameMap& map) {
   std::vector<CompiledRule> out;
   for (std::size_t i = 0; i < map.rules.size(); ++i) {
     const auto& r = map.rules[i];
-    CompiledRule c{&r, std::nullopt};
+    CompiledRule c{&r, i, std::nullopt};
     if (r.match == Rule::Match::Regex) {
-      try {
-        c.re.emplace(r.pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        throw io::Error("", io::kNoOffset, "rule " + std::to_string(i) + ": bad regular expression '" + r.pattern + "': " + e.what());
-      }
+      if (auto problem = regex_pattern_problem(r.pattern)) throw io::Error("", io::kNoOffset, "rule " + std::to_string(i) + ": " + *problem);
+      c.re.emplace(r.pattern, std::regex::ECMAScript);
     }
     out.push_back(std::move(c));
   }
   return out;
+}
+
+// The name with the rule's first regex match replaced, as regex_replace with
+// format_first_only does, or nullopt when nothing matches. Throws io::Error
+// when the name is too long or the match takes too many steps.
+std::optional<std::string> regex_rename(const CompiledRule& c, const std::string& name) {
+  const std::string at = "rule " + std::to_string(c.index) + " (" + shorten(c.rule->pattern) + ")";
+  if (name.size() > kMaxRegexNameBytes)
+    throw io::Error("", io::kNoOffset, at + ": the name '" + shorten(name) + "' is " + std::to_string(name.size()) +
+                                           " bytes long, too long to match against a regular expression (the limit is " +
+                                           std::to_string(kMaxRegexNameBytes) + ")");
+  t_regex_steps_left = kMaxRegexSteps;
+  try {
+    const CountingIterator begin(name.data()), end(name.data() + name.size());
+    std::match_results<CountingIterator> m;
+    if (!std::regex_search(begin, end, m, *c.re)) return std::nullopt;
+    return std::string(name.data(), m[0].first.get()) + m.format(c.rule->replace) + std::string(m[0].second.get(), end.get());
+  } catch (const RegexTooSlow&) {
+    throw io::Error("", io::kNoOffset, at + ": matching '" + shorten(name) + "' takes more than " + std::to_string(kMaxRegexSteps) +
+                                           " steps (the expression backtracks too much; simplify nested repetitions such as (a*)*)");
+  }
 }
 
 // The renamed name when the rule matches, nullopt otherwise.
@@ -367,8 +467,7 @@ std::optional<std::string> try_rule(const CompiledRule& c, const std::string& na
       if (!name.starts_with(r.pattern)) return std::nullopt;
       return r.replace + name.substr(r.pattern.size());
     case Rule::Match::Regex:
-      if (!std::regex_search(name, *c.re)) return std::nullopt;
-      return std::regex_replace(name, *c.re, r.replace, std::regex_constants::format_first_only);
+      return regex_rename(c, name);
   }
   return std::nullopt;
 }
@@ -387,6 +486,9 @@ NameMap parse_map(const std::string& json_text, const std::string& label) {
     j = json::parse(json_text);
   } catch (const json::parse_error& e) {
     throw io::Error(label, e.byte > 0 ? e.byte - 1 : 0, std::string("not valid JSON: ") + e.what());
+  } catch (const json::exception& e) {
+    // Not every parse failure is a parse_error: a number past double's range (1e999) is out_of_range.
+    throw io::Error(label, io::kNoOffset, std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw io::Error(label, io::kNoOffset, "a name map is a JSON object with \"rules\" (and optionally \"unmapped\")");
   for (const auto& [k, v] : j.items())

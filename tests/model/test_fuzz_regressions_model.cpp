@@ -1,0 +1,230 @@
+// Inputs the name-map and spec fuzz harnesses (tests/fuzz/fuzz_name_map.cpp,
+// fuzz_spec.cpp) found crashing, replayed through the same path over the same
+// fixed checkpoint (tests/fuzz/model_fixture.h): every file under
+// tests/fuzz/regressions/{name_map,spec}/ must parse or be refused with a
+// clean io::Error, and whatever parses must map, diff and stream cleanly.
+// Each fix also has a named test below.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "io/error.h"
+#include "model/module_spec.h"
+#include "model/name_map.h"
+#include "model/spec_diff.h"
+#include "model/tensor_stats.h"
+#include "tests/fuzz/model_fixture.h"
+
+using namespace ckpt;
+using namespace ckpt::model;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path regressions(const std::string& harness) { return fs::path(CKPT_SOURCE_DIR) / "tests/fuzz/regressions" / harness; }
+
+std::vector<fs::path> inputs(const std::string& harness) {
+  std::vector<fs::path> out;
+  if (fs::is_directory(regressions(harness)))
+    for (const auto& e : fs::directory_iterator(regressions(harness)))
+      if (e.is_regular_file()) out.push_back(e.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The harnesses' touch, for small in-memory tensors: the whole stream and statistics.
+void touch(const io::TensorInfo& t) {
+  if (!t.data) return;
+  std::uint64_t got = 0;
+  t.data->stream([&](std::span<const std::byte> b) { got += b.size(); });
+  EXPECT_EQ(got, t.nbytes) << t.name;
+  StatsOptions so;
+  so.threads = 1;
+  (void)compute_stats(t, so);
+}
+
+void use_map(const NameMap& m) {
+  const auto& tensors = fuzz::fixture_checkpoint();
+  try {
+    EXPECT_EQ(plan_map(m, tensors).entries.size(), tensors.size());
+    for (const auto& t : apply_map(m, tensors)) touch(t);
+  } catch (const io::Error&) {
+  }
+}
+
+// fuzz_name_map's path.
+void replay_map(const std::string& text) {
+  NameMap m;
+  try {
+    m = parse_map(text, "fuzz-map.json");
+  } catch (const io::Error&) {
+    return;
+  }
+  EXPECT_NO_THROW((void)parse_map(to_json(m), "round-trip.json"));
+  use_map(m);
+  if (const auto inv = invert(m)) {
+    EXPECT_NO_THROW((void)parse_map(to_json(*inv), "inverse.json"));
+    use_map(*inv);
+  }
+}
+
+// fuzz_spec's path.
+void replay_spec(const std::string& text) {
+  ModuleSpec spec;
+  try {
+    spec = parse_spec(text, "fuzz-spec.json");
+  } catch (const io::Error&) {
+    return;
+  }
+  EXPECT_NO_THROW((void)parse_spec(to_json(spec), "round-trip.json"));
+  const auto& tensors = fuzz::fixture_checkpoint();
+  (void)diff(tensors, spec).verdict();
+  try {
+    const auto mapped = apply_map(suggest_map(tensors, spec), tensors);
+    for (const auto& t : mapped) touch(t);
+    (void)diff_checkpoints(mapped, tensors, true);
+  } catch (const io::Error&) {
+  }
+}
+
+}  // namespace
+
+TEST(FuzzRegressionsModel, EverySavedNameMapEndsCleanly) {
+  for (const auto& f : inputs("name_map")) {
+    SCOPED_TRACE(f.filename().string());
+    replay_map(read_text(f));
+  }
+}
+
+TEST(FuzzRegressionsModel, EverySavedSpecEndsCleanly) {
+  for (const auto& f : inputs("spec")) {
+    SCOPED_TRACE(f.filename().string());
+    replay_spec(read_text(f));
+  }
+}
+
+// nlohmann reports a number past double's range (1e999) as out_of_range, not
+// parse_error; parse_map and parse_spec caught only parse_error, so the
+// exception escaped (regressions/name_map/number-overflow-*.json, found by
+// fuzz_name_map; regressions/spec/number-overflow-1e999.json).
+TEST(FuzzRegressionsModel, NumbersPastDoubleAreInvalidJson) {
+  try {
+    (void)parse_map(R"({"rules": 1e999})", "map.json");
+    ADD_FAILURE() << "parsed";
+  } catch (const io::Error& e) {
+    EXPECT_NE(e.sentence().find("not valid JSON"), std::string::npos) << e.what();
+    EXPECT_EQ(e.file(), "map.json");
+  }
+  try {
+    (void)parse_spec(R"({"parameters": {"w": [1e999]}})", "spec.json");
+    ADD_FAILURE() << "parsed";
+  } catch (const io::Error& e) {
+    EXPECT_NE(e.sentence().find("not valid JSON"), std::string::npos) << e.what();
+  }
+}
+
+// A permute axis past int's range was wrapped by get<int>: [4294967296, 1]
+// became the valid permutation (0, 1).
+TEST(FuzzRegressionsModel, PermuteAxesDoNotWrap) {
+  for (const char* axes : {"[4294967296, 1]", "[18446744073709551615, 0]", "[-4294967295, 0]"}) {
+    SCOPED_TRACE(axes);
+    const std::string text = std::string(R"({"rules": [{"pattern": "x", "transforms": [{"permute": )") + axes + "}]}]}";
+    EXPECT_THROW((void)parse_map(text, "map.json"), io::Error);
+  }
+  EXPECT_EQ(parse_map(R"({"rules": [{"pattern": "x", "transforms": [{"permute": [1, 0]}]}]})", "map.json").rules[0].transforms[0].perm,
+            (std::vector<int>{1, 0}));
+}
+
+namespace {
+
+Rule regex_rule(std::string pattern, std::string replace) {
+  Rule r;
+  r.match = Rule::Match::Regex;
+  r.pattern = std::move(pattern);
+  r.replace = std::move(replace);
+  return r;
+}
+
+std::string plan_error(const NameMap& m, std::span<const io::TensorInfo> tensors) {
+  try {
+    (void)plan_map(m, tensors);
+  } catch (const io::Error& e) {
+    return e.sentence();
+  }
+  return "";
+}
+
+}  // namespace
+
+// std::regex backtracks: ^(.*[^.x…]){2,}\.conv(\d)\.weight$ against the
+// fixture's 34-character names ran past libFuzzer's 10 s timeout
+// (regressions/name_map/regex-exponential-backtracking.json, found by
+// fuzz_name_map). Matching now counts its steps and stops with an error.
+TEST(FuzzRegressionsModel, ExponentialRegexIsCutOff) {
+  NameMap m;
+  m.rules.push_back(regex_rule(R"(^(.*[^.x]){2,}\.conv(\d)\.weight$)", "$0"));
+  m.rules.push_back(regex_rule("^(a|a|aa)*$", "x"));
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string err = plan_error(m, fuzz::fixture_checkpoint());
+  EXPECT_NE(err.find("rule 0"), std::string::npos) << err;
+  EXPECT_NE(err.find("takes more than 4000000 steps"), std::string::npos) << err;
+  m.rules.erase(m.rules.begin());
+  std::vector<io::TensorInfo> as{fuzz::fixture_tensor(std::string(40, 'a') + "b", io::DType::F32, {1})};
+  EXPECT_NE(plan_error(m, as).find("backtracks too much"), std::string::npos);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 30.0);
+}
+
+// The matcher recurses per character of the name and per nesting level of
+// the pattern: a 64,000-character name against (.*)x, or 8,000 nested groups,
+// overflowed the stack. Both are bounded (4096 bytes) with a sentence.
+TEST(FuzzRegressionsModel, RegexPatternAndNameSizesAreBounded) {
+  const std::string nested = std::string(8000, '(') + "a" + std::string(8000, ')');
+  try {
+    (void)parse_map(R"({"rules": [{"match": "regex", "pattern": ")" + nested + R"("}]})", "map.json");
+    ADD_FAILURE() << "parsed";
+  } catch (const io::Error& e) {
+    EXPECT_NE(e.sentence().find("16001 bytes long, more than the limit of 4096"), std::string::npos) << e.what();
+  }
+  NameMap m;
+  m.rules.push_back(regex_rule("(.*)x", "$1"));
+  std::vector<io::TensorInfo> longname{fuzz::fixture_tensor(std::string(64'000, 'a'), io::DType::F32, {1})};
+  EXPECT_NE(plan_error(m, longname).find("too long to match against a regular expression"), std::string::npos);
+  m.rules[0].pattern = nested;  // built in code rather than parsed
+  EXPECT_NE(plan_error(m, fuzz::fixture_checkpoint()).find("more than the limit of 4096"), std::string::npos);
+}
+
+// The bounded matcher renames exactly as std::regex_replace(…, format_first_only) does.
+TEST(FuzzRegressionsModel, BoundedRegexRenamesLikeRegexReplace) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"(^(.*)\.conv(\d)\.weight$)", "$1.c$2.w"}, {"q_proj", "[$`|$&|$']"}, {R"(\.)", "$$"},
+      {"(x)?z", "<$1>"},                          {"(?:layers)\\.(\\d+)", "blocks.$1"}, {"^$", "empty"}};
+  const std::string names[] = {"model.conv1.weight", "a.q_proj.b", "layers.12.attn", "z", "q_proj"};
+  for (const auto& [pattern, replace] : cases) {
+    NameMap m;
+    m.rules.push_back(regex_rule(pattern, replace));
+    std::vector<io::TensorInfo> ts;
+    for (const auto& n : names) ts.push_back(fuzz::fixture_tensor(n, io::DType::F32, {1}));
+    const auto rep = plan_map(m, ts);
+    const std::regex re(pattern, std::regex::ECMAScript);
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      SCOPED_TRACE(std::string(pattern) + " on " + names[i]);
+      const bool hit = std::regex_search(names[i], re);
+      EXPECT_EQ(rep.entries[i].rule, hit ? 0 : -1);
+      if (hit) {
+        EXPECT_EQ(rep.entries[i].target, std::regex_replace(names[i], re, replace, std::regex_constants::format_first_only));
+      }
+    }
+  }
+}
