@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/error.h"
+#include "io/limits.h"
 
 namespace ckpt::io {
 
@@ -52,6 +53,13 @@ struct InflateStream {
 void inflate_raw(std::span<const std::byte> in, std::uint64_t expected_size,
                  std::optional<std::uint32_t> expected_crc, const ByteSink& sink,
                  const std::string& label, std::uint64_t offset) {
+  // Callers pass sizes their headers declared; checking the ratio here as
+  // well keeps a bomb from being inflated by a caller that forgot to.
+  constexpr std::uint64_t kSlack = 1024;  // the fixed cost of tiny streams
+  if (expected_size > kSlack && (expected_size - kSlack) / kMaxDeflateRatio > in.size())
+    throw Error(label, offset, "the compressed data claims " + std::to_string(expected_size) + " bytes from " +
+                                   std::to_string(in.size()) + ", beyond deflate's " + std::to_string(kMaxDeflateRatio) +
+                                   ":1 maximum ratio");
   InflateStream s;
   if (!s.ok) throw Error(label, offset, "cannot start the deflate decoder (out of memory)");
   std::vector<std::byte> out(std::min<std::uint64_t>(kChunkBytes, std::max<std::uint64_t>(expected_size, 1)));

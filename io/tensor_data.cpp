@@ -39,7 +39,9 @@ bool is_c_contiguous(const Shape& shape, const std::vector<std::int64_t>& stride
   std::int64_t expect = 1;
   for (std::size_t k = shape.size(); k-- > 0;) {
     if (shape[k] != 1 && strides[k] != expect) return false;
-    expect *= shape[k];
+    // Only an empty tensor's other dimensions can multiply past int64 (its
+    // element count is 0); such a layout reads nothing, contiguous or not.
+    if (__builtin_mul_overflow(expect, shape[k], &expect)) return false;
   }
   return true;
 }

@@ -45,7 +45,10 @@ struct Value {
   std::string s;
   std::int64_t i = 0;
   bool b = false;
-  std::vector<Value> items;                          // Tuple, List
+  // Tuple, List. A sequence of integers only (a shape) keeps them in `ints`
+  // instead, 8 bytes each rather than a whole Value.
+  std::vector<Value> items;
+  std::vector<std::int64_t> ints;
   // Dict, in text order. Not std::pair<std::string, Value>: a pair needs a
   // complete Value, which libstdc++ 12 under clang (the fuzz build) enforces.
   std::vector<DictEntry> dict;
@@ -97,6 +100,14 @@ class LiteralParser {
     return false;
   }
 
+  // Every Value kept costs ~100 bytes whatever its text: counted against a
+  // cap so a header of "(),(),()…" cannot take 50 times its size.
+  void count_values(std::size_t n) {
+    values_ += n;
+    if (values_ > kMaxNpyHeaderValues)
+      fail("the header holds more than " + std::to_string(kMaxNpyHeaderValues) + " values (the limit)");
+  }
+
   Value parse(int depth) {
     if (depth > kMaxNesting) fail("the header nests too deeply");
     skip_ws();
@@ -118,6 +129,7 @@ class LiteralParser {
     ++pos_;
     Value v;
     v.kind = Value::Kind::Dict;
+    count_values(1);
     while (!eat('}')) {
       Value key = parse(depth + 1);
       if (key.kind != Value::Kind::Str) fail("a header dict key is " + std::string(kind_name(key.kind)) + ", not a string");
@@ -125,8 +137,14 @@ class LiteralParser {
       Value val = parse(depth + 1);
       // Python keeps the last of repeated keys.
       auto it = std::find_if(v.dict.begin(), v.dict.end(), [&](const auto& kv) { return kv.first == key.s; });
-      if (it != v.dict.end()) it->second = std::move(val);
-      else v.dict.push_back(DictEntry{std::move(key.s), std::move(val)});
+      if (it != v.dict.end()) {
+        it->second = std::move(val);
+      } else {
+        // Repeated keys are looked up linearly: a header dict holds three.
+        if (v.dict.size() == kMaxNpyHeaderDictKeys)
+          fail("the header dict has more than " + std::to_string(kMaxNpyHeaderDictKeys) + " keys (the limit)");
+        v.dict.push_back(DictEntry{std::move(key.s), std::move(val)});
+      }
       if (eat('}')) break;
       if (!eat(',')) fail("expected ',' or '}' in the header dict");
     }
@@ -137,17 +155,38 @@ class LiteralParser {
     const char close = t_[pos_] == '(' ? ')' : ']';
     Value v;
     v.kind = close == ')' ? Value::Kind::Tuple : Value::Kind::List;
+    count_values(1);
     ++pos_;
     bool trailing_comma = false;
     while (!eat(close)) {
-      v.items.push_back(parse(depth + 1));
+      Value item = parse(depth + 1);
+      if (item.kind == Value::Kind::Int && v.items.empty()) {
+        v.ints.push_back(item.i);
+      } else {
+        if (!v.ints.empty()) {  // not integers only after all: they become Values too
+          count_values(v.ints.size());
+          for (std::int64_t n : v.ints) v.items.push_back(int_value(n));
+          v.ints.clear();
+          v.ints.shrink_to_fit();
+        }
+        if (item.kind == Value::Kind::Int) count_values(1);
+        v.items.push_back(std::move(item));
+      }
       trailing_comma = false;
       if (eat(close)) break;
       if (!eat(',')) fail(std::string("expected ',' or '") + close + "'");
       trailing_comma = true;
     }
     // "(3)" is just 3 in Python; "(3,)" is a one-element tuple.
-    if (v.kind == Value::Kind::Tuple && v.items.size() == 1 && !trailing_comma) return std::move(v.items[0]);
+    if (v.kind == Value::Kind::Tuple && v.items.size() + v.ints.size() == 1 && !trailing_comma)
+      return v.ints.empty() ? std::move(v.items[0]) : int_value(v.ints[0]);
+    return v;
+  }
+
+  static Value int_value(std::int64_t n) {
+    Value v;
+    v.kind = Value::Kind::Int;
+    v.i = n;
     return v;
   }
 
@@ -155,6 +194,7 @@ class LiteralParser {
     const char q = t_[pos_++];
     Value v;
     v.kind = Value::Kind::Str;
+    count_values(1);
     while (true) {
       if (pos_ >= t_.size()) fail("a string in the header is not closed");
       char c = t_[pos_++];
@@ -196,6 +236,7 @@ class LiteralParser {
     while (pos_ < t_.size() && (std::isalnum(static_cast<unsigned char>(t_[pos_])) || t_[pos_] == '_')) ++pos_;
     const auto word = t_.substr(start, pos_ - start);
     Value v;
+    count_values(1);
     if (word == "True" || word == "False") {
       v.kind = Value::Kind::Bool;
       v.b = word == "True";
@@ -212,6 +253,7 @@ class LiteralParser {
   const std::string& label_;
   std::uint64_t base_;
   std::size_t pos_ = 0;
+  std::size_t values_ = 0;
 };
 
 // ---- descr ----
@@ -292,12 +334,12 @@ Header parse_core(std::span<const std::byte> b, const std::string& label, std::u
   h.fortran_order = fortran->b;
   if (shape->kind != Value::Kind::Tuple)
     throw Error(label, text_at, ".npy header 'shape' is " + std::string(kind_name(shape->kind)) + ", not a tuple");
-  for (const auto& d : shape->items) {
+  for (const auto& d : shape->items)
     if (d.kind != Value::Kind::Int)
       throw Error(label, text_at, ".npy header 'shape' holds " + std::string(kind_name(d.kind)) + ", not only integers");
-    if (d.i < 0) throw Error(label, text_at, ".npy header 'shape' has a negative dimension " + std::to_string(d.i));
-    h.shape.push_back(d.i);
-  }
+  h.shape = shape->ints;  // integers only: the parser kept them there
+  for (std::int64_t d : h.shape)
+    if (d < 0) throw Error(label, text_at, ".npy header 'shape' has a negative dimension " + std::to_string(d));
   const auto numel = checked_numel(h.shape);
   const auto nbytes = numel ? byte_size(h.dtype, *numel) : std::nullopt;
   if (!nbytes) throw Error(label, text_at, ".npy header 'shape' has more elements than can be addressed");

@@ -5,13 +5,14 @@
 #include <string>
 
 #include "io/checkpoint.h"
+#include "io/limits.h"
 #include "io/write_options.h"
 
 namespace ckpt::io::npy {
 
 // Headers longer than this are refused before they are tokenized (NumPy's
 // own writer never needs more than a few hundred bytes for a numeric array).
-inline constexpr std::uint64_t kMaxHeaderBytes = std::uint64_t{1} << 20;
+inline constexpr std::uint64_t kMaxHeaderBytes = kMaxNpyHeaderBytes;
 
 // Parsed header of one .npy image starting at `offset` in `src`.
 struct Header {

@@ -283,6 +283,18 @@ Header read_header(const ByteSource& src, bool allow_fast) {
     }
   }
 
+  // Names and keys are copied into trees, messages and outputs: refuse absurd ones.
+  for (const auto& t : h.tensors)
+    if (t.name.size() > kMaxNameBytes)
+      throw Error(file, key_offset(text, t.name), "tensor name " + q(t.name.substr(0, 40) + "...") + " is " +
+                                                      std::to_string(t.name.size()) + " bytes long, over the limit of " +
+                                                      std::to_string(kMaxNameBytes));
+  for (const auto& m : h.metadata)
+    if (m.key.size() > kMaxNameBytes)
+      throw Error(file, key_offset(text, m.key), "__metadata__ key " + q(m.key.substr(0, 40) + "...") + " is " +
+                                                     std::to_string(m.key.size()) + " bytes long, over the limit of " +
+                                                     std::to_string(kMaxNameBytes));
+
   // Phase 4: sorted by offset, the tensors must tile the data section.
   std::vector<std::size_t> order(h.tensors.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -374,6 +386,9 @@ void check_shard_name(const std::string& index, const std::string& shard) {
 
 Checkpoint open_index(const std::string& path) {
   const auto src = MappedFile::open(path);
+  if (src->size() > kMaxSafetensorsIndexBytes)
+    throw Error(path, 0, "the index is " + std::to_string(src->size()) + " bytes, over the limit of " +
+                             std::to_string(kMaxSafetensorsIndexBytes) + " bytes for a .safetensors.index.json");
   const auto raw = src->all();
   const std::string_view text(reinterpret_cast<const char*>(raw.data()), raw.size());
   const ojson j = parse_json_object(text, path, 0, "the index").value;

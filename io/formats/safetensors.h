@@ -8,11 +8,12 @@
 #include <vector>
 
 #include "io/checkpoint.h"
+#include "io/limits.h"
 #include "io/write_options.h"
 
 namespace ckpt::io::safetensors {
 
-inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+inline constexpr std::uint64_t kMaxHeaderBytes = kMaxSafetensorsHeaderBytes;
 
 // One tensor as the JSON header describes it; offsets are relative to the
 // data section (which starts at 8 + header length).

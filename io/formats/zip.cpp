@@ -44,6 +44,7 @@
 #include "io/checked.h"
 #include "io/endian.h"
 #include "io/error.h"
+#include "io/limits.h"
 
 namespace ckpt::io::zip {
 
@@ -142,6 +143,12 @@ End find_end(const ByteSource& src) {
   if (!cd_end || *cd_end > e.limit)
     throw Error(src.label(), e.pos, "the central directory (offset " + std::to_string(e.cd_offset) + ", " +
                                         std::to_string(e.cd_size) + " bytes) runs past the end records");
+  if (e.cd_size > kMaxZipCentralDirectoryBytes)
+    throw Error(src.label(), e.pos, "the central directory is " + std::to_string(e.cd_size) + " bytes, over the limit of " +
+                                        std::to_string(kMaxZipCentralDirectoryBytes) + " bytes");
+  if (e.entries > kMaxTensorCount)
+    throw Error(src.label(), e.pos, "the archive claims " + std::to_string(e.entries) + " members, over the limit of " +
+                                        std::to_string(kMaxTensorCount));
   const auto min_cd = checked_mul(e.entries, kCentralSize);
   if (!min_cd || *min_cd > e.cd_size)
     throw Error(src.label(), e.pos, "the archive claims " + std::to_string(e.entries) + " members but its central directory holds only " +
@@ -299,8 +306,25 @@ Archive read_archive(const ByteSource& src) {
       if (!cap || m.size > *cap)
         throw Error(src.label(), m.local_header_offset, who + " claims " + std::to_string(m.size) + " bytes from " +
                                                             std::to_string(m.compressed_size) +
-                                                            " compressed, beyond deflate's 1032:1 maximum ratio");
+                                                            " compressed, beyond deflate's " + std::to_string(kMaxDeflateRatio) +
+                                                            ":1 maximum ratio");
     }
+  }
+
+  // Phase 7: no two members may share bytes. Overlapping members are how
+  // non-recursive zip bombs reuse one compressed block many times over.
+  std::vector<std::size_t> order(a.members.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  const auto starts_before = [&](std::size_t x, std::size_t y) {
+    return a.members[x].local_header_offset < a.members[y].local_header_offset;
+  };
+  if (!std::is_sorted(order.begin(), order.end(), starts_before)) std::sort(order.begin(), order.end(), starts_before);
+  for (std::size_t j = 1; j < order.size(); ++j) {
+    const Member& prev = a.members[order[j - 1]];
+    const Member& m = a.members[order[j]];
+    if (m.local_header_offset < prev.data_offset + prev.compressed_size)
+      throw Error(src.label(), m.local_header_offset, "member '" + m.name + "' overlaps member '" + prev.name +
+                                                          "' (a corrupt archive or a zip bomb)");
   }
   return a;
 }

@@ -16,15 +16,15 @@
 #include "io/atomic_file.h"
 #include "io/byte_source.h"
 #include "io/deflate.h"
+#include "io/limits.h"
 #include "io/tensor.h"
 
 namespace ckpt::io::zip {
 
 inline constexpr std::uint16_t kStored = 0;
 inline constexpr std::uint16_t kDeflated = 8;
-// Deflate cannot expand better than about 1032:1 (a 258-byte match costs at
-// least two bits); a member claiming more is corrupt or a decompression bomb.
-inline constexpr std::uint64_t kMaxDeflateRatio = 1032;
+// A deflated member claiming more than this ratio is refused (io/limits.h).
+inline constexpr std::uint64_t kMaxDeflateRatio = ::ckpt::io::kMaxDeflateRatio;
 
 struct Member {
   std::string name;
