@@ -1,12 +1,19 @@
 #include "io/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <string_view>
 
 #include "io/error.h"
 
@@ -14,18 +21,120 @@ namespace ckpt::io {
 
 namespace {
 constexpr std::size_t kBufferBytes = std::size_t{8} << 20;
+// Room for ".", ".ckpt-tmp-", a pid and "-XXXXXX" within NAME_MAX (255).
+constexpr std::size_t kMaxTempStem = 200;
+constexpr std::string_view kTempTag = ".ckpt-tmp-";
+constexpr const char* kUnchanged = "; the destination was not changed";
+}  // namespace
+
+namespace fault {
+namespace {
+struct State {
+  std::atomic<bool> armed{false};
+  std::atomic<int> op{0};
+  std::atomic<std::uint64_t> nth{0};
+  std::atomic<int> err{0};
+  std::array<std::atomic<std::uint64_t>, kOpCount> calls{};
+};
+State& state() {
+  static State s;
+  return s;
 }
+void reset_counts(State& s) {
+  for (auto& c : s.calls) c.store(0, std::memory_order_relaxed);
+}
+
+// True when this call of `op` is the one a test asked to fail (errno is then set).
+bool inject(Op op) {
+  State& s = state();
+  const auto n = s.calls[static_cast<std::size_t>(op)].fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!s.armed.load(std::memory_order_acquire)) return false;
+  if (s.op.load(std::memory_order_relaxed) != static_cast<int>(op) || s.nth.load(std::memory_order_relaxed) != n) return false;
+  errno = s.err.load(std::memory_order_relaxed);
+  return true;
+}
+}  // namespace
+
+void arm(Op op, std::uint64_t nth, int err) {
+  State& s = state();
+  s.armed.store(false, std::memory_order_release);
+  reset_counts(s);
+  s.op.store(static_cast<int>(op), std::memory_order_relaxed);
+  s.nth.store(nth, std::memory_order_relaxed);
+  s.err.store(err, std::memory_order_relaxed);
+  s.armed.store(true, std::memory_order_release);
+}
+
+void disarm() {
+  State& s = state();
+  s.armed.store(false, std::memory_order_release);
+  reset_counts(s);
+}
+
+std::uint64_t calls(Op op) { return state().calls[static_cast<std::size_t>(op)].load(std::memory_order_relaxed); }
+}  // namespace fault
+
+std::string temp_prefix(const std::string& destination) {
+  const std::filesystem::path p(destination);
+  std::string name = p.filename().string();
+  if (name.size() > kMaxTempStem) name.resize(kMaxTempStem);
+  return (p.parent_path() / ("." + name + std::string(kTempTag))).string();
+}
+
+namespace {
+
+// The pid in a temporary's name after its prefix ("<pid>-XXXXXX"), or 0 when
+// the rest is not exactly that shape (then it is not one of ours).
+pid_t temp_owner(std::string_view rest) {
+  const auto dash = rest.find('-');
+  if (dash == 0 || dash == std::string_view::npos || dash > 9 || rest.size() != dash + 7) return 0;
+  pid_t pid = 0;
+  for (std::size_t k = 0; k < dash; ++k) {
+    if (rest[k] < '0' || rest[k] > '9') return 0;
+    pid = pid * 10 + (rest[k] - '0');
+  }
+  for (std::size_t k = dash + 1; k < rest.size(); ++k)
+    if (!std::isalnum(static_cast<unsigned char>(rest[k]))) return 0;
+  return pid;
+}
+
+// Removes temporaries of the same destination left by processes that no
+// longer exist (killed mid-write). A live process's temporary, and any whose
+// owner cannot be asked (EPERM), is left alone.
+void remove_stale_temps(const std::string& prefix_path) {
+  const std::filesystem::path pp(prefix_path);
+  const std::string folder = pp.parent_path().empty() ? std::string(".") : pp.parent_path().string();
+  const std::string prefix = pp.filename().string();
+  DIR* d = ::opendir(folder.c_str());
+  if (!d) return;
+  const pid_t self = ::getpid();
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view n(e->d_name);
+    if (n.size() <= prefix.size() || n.compare(0, prefix.size(), prefix) != 0) continue;
+    const pid_t pid = temp_owner(n.substr(prefix.size()));
+    if (pid <= 0 || pid == self) continue;
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    ::unlinkat(::dirfd(d), e->d_name, 0);
+  }
+  ::closedir(d);
+}
+
+}  // namespace
 
 AtomicFile::AtomicFile(std::string destination, bool sync) : dest_(std::move(destination)), sync_(sync) {
   struct stat st {};
   if (::stat(dest_.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw Error(dest_, kNoOffset, "the destination is a folder; give a file name");
   // The temporary lives in the destination's folder so the final rename is atomic.
-  std::string tmpl = dest_ + ".tmp-XXXXXX";
+  const std::string prefix = temp_prefix(dest_);
+  remove_stale_temps(prefix);
+  std::string tmpl = prefix + std::to_string(::getpid()) + "-XXXXXX";
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
-  fd_ = ::mkostemp(name.data(), O_CLOEXEC);
-  if (fd_ < 0) throw Error(dest_, kNoOffset, std::string("cannot create a temporary file beside the destination: ") + std::strerror(errno));
+  fd_ = fault::inject(fault::Op::Create) ? -1 : ::mkostemp(name.data(), O_CLOEXEC);
+  if (fd_ < 0)
+    throw Error(dest_, kNoOffset, std::string("cannot create a temporary file beside the destination: ") + std::strerror(errno) +
+                                      kUnchanged);
   temp_ = name.data();
   ::fchmod(fd_, 0644);
   buf_.reserve(kBufferBytes);
@@ -37,13 +146,13 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::fail(const std::string& what) const {
-  throw Error(dest_, pos_, what + ": " + std::strerror(errno));
+  throw Error(dest_, pos_, what + ": " + std::strerror(errno) + kUnchanged);
 }
 
 void AtomicFile::write_raw(std::span<const std::byte> bytes) {
   std::size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    const ssize_t n = fault::inject(fault::Op::Write) ? -1 : ::write(fd_, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("cannot write the output file");
@@ -91,7 +200,7 @@ void AtomicFile::copy_range(int src, std::uint64_t offset, std::uint64_t n,
     ssize_t got = -1;
     if (kernel) {
       auto in = static_cast<loff_t>(offset);
-      got = ::copy_file_range(src, &in, fd_, nullptr, want, 0);
+      got = fault::inject(fault::Op::CopyRange) ? -1 : ::copy_file_range(src, &in, fd_, nullptr, want, 0);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM)) {
         kernel = false;  // not across these filesystems: copy through a buffer
@@ -117,7 +226,8 @@ void AtomicFile::write_at(std::uint64_t pos, std::span<const std::byte> bytes) {
   flush();
   std::size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(pos + done));
+    ssize_t n = fault::inject(fault::Op::Write) ? -1
+                                                : ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(pos + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("cannot write the output file");
@@ -128,14 +238,23 @@ void AtomicFile::write_at(std::uint64_t pos, std::span<const std::byte> bytes) {
 
 void AtomicFile::commit() {
   flush();
-  if (sync_ && ::fsync(fd_) != 0) fail("cannot flush the output file to disk");
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    fail("cannot close the output file");
-  }
+  if (sync_ && (fault::inject(fault::Op::Sync) || ::fsync(fd_) != 0)) fail("cannot flush the output file to disk");
+  const int closed = ::close(fd_);
   fd_ = -1;
-  if (::rename(temp_.c_str(), dest_.c_str()) != 0) fail("cannot move the finished file into place");
+  if (fault::inject(fault::Op::Close) || closed != 0) fail("cannot close the output file");
+  if (fault::inject(fault::Op::Rename) || ::rename(temp_.c_str(), dest_.c_str()) != 0)
+    fail("cannot move the finished file into place");
   committed_ = true;
+  // The rename itself reaches the disk only with its folder; best effort,
+  // since the file is already complete and in place.
+  if (sync_) {
+    const std::filesystem::path folder = std::filesystem::path(dest_).parent_path();
+    const int dfd = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
 }
 
 void refuse_overwriting_inputs(const std::string& destination, std::span<const TensorInfo> tensors) {

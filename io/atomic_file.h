@@ -2,6 +2,12 @@
 // A file written beside its destination and renamed into place only when
 // complete. If anything throws before commit(), the temporary file is removed
 // and the destination is untouched.
+//
+// The temporary is named ".<destination name>.ckpt-tmp-<pid>-<random>" in the
+// destination's folder (hidden, and recognisable as ours). A process killed
+// mid-write (kill -9, power loss) cannot remove it, so every new AtomicFile
+// for the same destination first removes such temporaries whose process no
+// longer exists.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -13,6 +19,25 @@
 #include "io/write_options.h"
 
 namespace ckpt::io {
+
+// Test seam: makes one chosen system call of every AtomicFile in the process
+// fail with a chosen errno, so tests can fail a write at each of its stages.
+// Compiled in always; inert (one relaxed atomic load per call) until armed.
+namespace fault {
+enum class Op : std::uint8_t { Create, Write, CopyRange, Sync, Close, Rename };
+inline constexpr std::size_t kOpCount = 6;
+// The `nth` call (1-based) of `op` from now on fails with `err`; the count of
+// every op restarts at zero.
+void arm(Op op, std::uint64_t nth, int err);
+// Back to normal; the counts restart at zero.
+void disarm();
+// Calls of `op` since the last arm() or disarm().
+[[nodiscard]] std::uint64_t calls(Op op);
+}  // namespace fault
+
+// The prefix of every temporary an AtomicFile makes for `destination`
+// (".NAME.ckpt-tmp-"), followed by "<pid>-<random>".
+[[nodiscard]] std::string temp_prefix(const std::string& destination);
 
 class AtomicFile {
  public:
