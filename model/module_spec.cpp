@@ -19,6 +19,40 @@ using ordered_json = nlohmann::ordered_json;
 //   {"format": "ckpt-spec", "version": 1, "source": "...",     (all optional)
 //    "parameters": {"name": {"shape": [..], "dtype": ".."} | [..], ...}}
 
+// A value as a message shows it: scalars as JSON, containers as [...] or {...}
+// (dumping a hostile array nested 200,000 deep would recurse that deep).
+std::string brief(const ordered_json& j) {
+  if (j.is_array()) return "[...]";
+  if (j.is_object()) return "{...}";
+  const std::string s = j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  return s.size() <= 80 ? s : s.substr(0, 77) + "...";
+}
+
+// ordered_json objects copy (rather than move) their members as they grow,
+// recursing through each member: a value nested 200,000 deep followed by
+// another key overflows the stack while parsing. Specs nest 3 levels; text
+// nesting deeper than this is refused before it is parsed.
+constexpr std::size_t kMaxJsonDepth = 256;
+
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 io::Shape parse_shape(const ordered_json& j, const std::string& label, const std::string& name) {
   if (!j.is_array()) throw io::Error(label, io::kNoOffset, "parameter '" + name + "': the shape must be an array of non-negative integers");
   io::Shape shape;
@@ -30,9 +64,9 @@ io::Shape parse_shape(const ordered_json& j, const std::string& label, const std
         throw io::Error(label, io::kNoOffset, "parameter '" + name + "': dimension " + std::to_string(v) + " is too large");
       shape.push_back(static_cast<std::int64_t>(v));
     } else if (d.is_number_integer()) {
-      throw io::Error(label, io::kNoOffset, "parameter '" + name + "': dimension " + d.dump() + " is negative");
+      throw io::Error(label, io::kNoOffset, "parameter '" + name + "': dimension " + brief(d) + " is negative");
     } else {
-      throw io::Error(label, io::kNoOffset, "parameter '" + name + "': dimension " + d.dump() + " is not an integer");
+      throw io::Error(label, io::kNoOffset, "parameter '" + name + "': dimension " + brief(d) + " is not an integer");
     }
   }
   return shape;
@@ -84,6 +118,8 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }  // namespace
 
 ModuleSpec parse_spec(const std::string& json_text, const std::string& label) {
+  if (nests_deeper_than(json_text, kMaxJsonDepth))
+    throw io::Error(label, io::kNoOffset, "the spec nests arrays and objects more than " + std::to_string(kMaxJsonDepth) + " levels deep");
   ordered_json j;
   try {
     j = ordered_json::parse(json_text);
@@ -96,9 +132,9 @@ ModuleSpec parse_spec(const std::string& json_text, const std::string& label) {
   }
   if (!j.is_object()) throw io::Error(label, io::kNoOffset, "a spec must be a JSON object with \"parameters\"");
   if (const auto f = j.find("format"); f != j.end() && *f != "ckpt-spec")
-    throw io::Error(label, io::kNoOffset, "\"format\" is " + f->dump() + ", expected \"ckpt-spec\"");
+    throw io::Error(label, io::kNoOffset, "\"format\" is " + brief(*f) + ", expected \"ckpt-spec\"");
   if (const auto v = j.find("version"); v != j.end() && *v != 1)
-    throw io::Error(label, io::kNoOffset, "spec version " + v->dump() + " is not supported (this build reads version 1)");
+    throw io::Error(label, io::kNoOffset, "spec version " + brief(*v) + " is not supported (this build reads version 1)");
   const auto params = j.find("parameters");
   if (params == j.end() || !params->is_object())
     throw io::Error(label, io::kNoOffset, "a spec needs a \"parameters\" object mapping names to shapes");
@@ -162,6 +198,7 @@ ModuleSpec load_spec(const std::string& path) {
   if (json_name && !index_name) {
     // A sharded-checkpoint index is JSON too; it is told apart by its weight_map.
     const auto text = read_text(path);
+    if (nests_deeper_than(text, kMaxJsonDepth)) return parse_spec(text, path);
     const auto j = ordered_json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object() || !j.contains("weight_map")) return parse_spec(text, path);
   }
@@ -169,7 +206,8 @@ ModuleSpec load_spec(const std::string& path) {
     // No known checkpoint: a spec without the .json extension, or an error that
     // names both possibilities.
     const auto text = read_text(path);
-    const auto j = ordered_json::parse(text, nullptr, false);
+    const auto j = nests_deeper_than(text, kMaxJsonDepth) ? ordered_json(ordered_json::value_t::discarded)
+                                                          : ordered_json::parse(text, nullptr, false);
     if (!j.is_discarded() && j.is_object() && j.contains("parameters")) return parse_spec(text, path);
   }
   const auto ck = io::open_checkpoint(path);

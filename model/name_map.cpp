@@ -28,16 +28,20 @@ using nlohmann::json;
 // recurses a few frames per character of the name and per nesting level of
 // the pattern (a 64 KB name, or 8,000 nested groups, overflow the stack).
 // Maps come from strangers as often as checkpoints do: patterns and the names
-// matched against them are bounded in size, and each match runs through an
-// iterator that counts its steps and gives up past kMaxRegexSteps.
+// matched against them are bounded in size, and matching runs through an
+// iterator that counts its steps. One plan_map may take kRegexStepsFloor
+// steps plus kRegexStepsPerMatch per (name, regex rule) pair: a real rule
+// takes tens to hundreds of steps on a real name, a backtracking one millions.
 constexpr std::size_t kMaxRegexPatternBytes = 4096;
 constexpr std::size_t kMaxRegexNameBytes = 4096;
-constexpr std::uint64_t kMaxRegexSteps = 4'000'000;
+constexpr std::uint64_t kRegexStepsFloor = 1'000'000;
+constexpr std::uint64_t kRegexStepsPerMatch = 2'000;
 
 std::string shorten(const std::string& s) { return s.size() <= 80 ? s : s.substr(0, 77) + "..."; }
 
 struct RegexTooSlow {};
 thread_local std::uint64_t t_regex_steps_left = 0;
+thread_local std::uint64_t t_regex_budget = 0;  // for messages
 
 // A const char* that counts every move, read and comparison std::regex makes.
 class CountingIterator {
@@ -438,20 +442,20 @@ std::vector<CompiledRule> compile(const NameMap& map) {
 // format_first_only does, or nullopt when nothing matches. Throws io::Error
 // when the name is too long or the match takes too many steps.
 std::optional<std::string> regex_rename(const CompiledRule& c, const std::string& name) {
-  const std::string at = "rule " + std::to_string(c.index) + " (" + shorten(c.rule->pattern) + ")";
+  auto at = [&] { return "rule " + std::to_string(c.index) + " (" + shorten(c.rule->pattern) + ")"; };
   if (name.size() > kMaxRegexNameBytes)
-    throw io::Error("", io::kNoOffset, at + ": the name '" + shorten(name) + "' is " + std::to_string(name.size()) +
+    throw io::Error("", io::kNoOffset, at() + ": the name '" + shorten(name) + "' is " + std::to_string(name.size()) +
                                            " bytes long, too long to match against a regular expression (the limit is " +
                                            std::to_string(kMaxRegexNameBytes) + ")");
-  t_regex_steps_left = kMaxRegexSteps;
   try {
     const CountingIterator begin(name.data()), end(name.data() + name.size());
     std::match_results<CountingIterator> m;
     if (!std::regex_search(begin, end, m, *c.re)) return std::nullopt;
     return std::string(name.data(), m[0].first.get()) + m.format(c.rule->replace) + std::string(m[0].second.get(), end.get());
   } catch (const RegexTooSlow&) {
-    throw io::Error("", io::kNoOffset, at + ": matching '" + shorten(name) + "' takes more than " + std::to_string(kMaxRegexSteps) +
-                                           " steps (the expression backtracks too much; simplify nested repetitions such as (a*)*)");
+    throw io::Error("", io::kNoOffset, at() + ": matching '" + shorten(name) + "' used up the " + std::to_string(t_regex_budget) +
+                                           " steps allowed for this map (the expression backtracks too much; simplify nested "
+                                           "repetitions such as (a*)* or overlapping alternatives such as (a|a)*)");
   }
 }
 
@@ -612,6 +616,10 @@ MapReport plan_map(const NameMap& map, std::span<const io::TensorInfo> tensors) 
   MapReport rep;
   rep.entries.reserve(tensors.size());
   const auto rules = compile(map);
+  const auto regex_rules = static_cast<std::uint64_t>(
+      std::count_if(map.rules.begin(), map.rules.end(), [](const Rule& r) { return r.match == Rule::Match::Regex; }));
+  t_regex_budget = kRegexStepsFloor + kRegexStepsPerMatch * regex_rules * tensors.size();
+  t_regex_steps_left = t_regex_budget;
   std::vector<bool> used(rules.size(), false);
   std::map<std::string, std::vector<std::string>> by_target;
   std::vector<std::string> target_order;

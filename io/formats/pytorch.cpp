@@ -727,9 +727,12 @@ void check_shard_name(const std::string& index, const std::string& shard) {
 Checkpoint open_index(const std::string& path) {
   const auto src = MappedFile::open(path);
   const auto raw = src->all();
-  nlohmann::ordered_json j;
+  // Not ordered_json: its objects copy (rather than move) their members as
+  // they grow, recursing through each, so one value nested 200,000 deep
+  // before another key overflowed the stack. Order does not matter here.
+  nlohmann::json j;
   try {
-    j = nlohmann::ordered_json::parse(reinterpret_cast<const char*>(raw.data()), reinterpret_cast<const char*>(raw.data()) + raw.size());
+    j = nlohmann::json::parse(reinterpret_cast<const char*>(raw.data()), reinterpret_cast<const char*>(raw.data()) + raw.size());
   } catch (const nlohmann::json::exception& e) {
     throw Error(path, kNoOffset, std::string("the index is not valid JSON (") + e.what() + ")");
   }

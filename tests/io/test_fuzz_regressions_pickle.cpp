@@ -255,3 +255,16 @@ TEST(FuzzRegressionsTorch, TupleKeysRenderBounded) {
   EXPECT_EQ(key.substr(0, 8), "[[[[[[[[");
   EXPECT_EQ(key.substr(key.size() - 3), "...");
 }
+
+// pytorch_model.bin.index.json was parsed as ordered_json, whose objects copy
+// their members recursively as they grow: a value nested 200,000 deep before
+// "weight_map" overflowed the stack (found by review, the same failure as in
+// module specs). The index is now parsed as plain json.
+TEST(FuzzRegressionsTorch, DeeplyNestedIndexJson) {
+  ckpt::test::TempDir dir;
+  const std::string deep = std::string(200'000, '[') + std::string(200'000, ']');
+  const std::string text = R"({"metadata": )" + deep + R"(, "weight_map": {}})";
+  ckpt::test::write_file_bytes(dir.file("pytorch_model.bin.index.json"), bytes_of(text));
+  const auto ck = pytorch::open(dir.file("pytorch_model.bin.index.json"));
+  EXPECT_TRUE(ck.tensors.empty());
+}
