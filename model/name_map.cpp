@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
-#include <numeric>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -751,11 +750,18 @@ std::optional<std::vector<int>> find_permutation(const io::Shape& from, const io
                                              {1, 0},    {0, 3, 1, 2}, {0, 4, 1, 2, 3}, {2, 0, 1}, {3, 0, 1, 2}};
   for (const auto& p : preferred)
     if (p.size() == from.size() && permute_shape(from, p) == to) return p;
-  std::vector<int> p(from.size());
-  std::iota(p.begin(), p.end(), 0);
-  while (std::next_permutation(p.begin(), p.end()))
-    if (permute_shape(from, p) == to) return p;
-  return std::nullopt;
+  // The lexicographically first fitting permutation: each output axis in turn
+  // takes the first free input axis of its length (any such choice can still
+  // be completed). Not the identity, since from != to. (This replaced trying
+  // all 8! orders, slow for a large spec of rank-8 tensors.)
+  std::vector<int> p(from.size(), -1);
+  std::vector<bool> used(from.size(), false);
+  for (std::size_t k = 0; k < to.size(); ++k) {
+    for (std::size_t j = 0; j < from.size() && p[k] < 0; ++j)
+      if (!used[j] && from[j] == to[k]) p[k] = static_cast<int>(j), used[j] = true;
+    if (p[k] < 0) return std::nullopt;
+  }
+  return p;
 }
 
 bool is_known_buffer(const std::string& n) {

@@ -52,15 +52,23 @@ std::vector<int> find_permutation(const io::Shape& have, const io::Shape& want) 
   if (have.size() != want.size() || have.size() < 2 || have.size() > kMaxPermuteRank || have == want) return {};
   for (const auto& p : known_permutations())
     if (fits(have, want, p)) return p;
-  // Every permutation is at most 8! = 40320 candidates; the first with the
-  // fewest displaced axes wins (next_permutation enumerates in lexicographic order).
-  std::vector<int> p(have.size());
-  for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<int>(k);
-  std::vector<int> best;
-  do {
-    if (fits(have, want, p) && displaced(p) > 0 && (best.empty() || displaced(p) < displaced(best))) best = p;
-  } while (std::next_permutation(p.begin(), p.end()));
-  return best;
+  // The fewest axes move when every axis that already has the wanted length
+  // stays, and any permutation fixing those is as good; taking for each other
+  // axis, in order, the first free axis of the wanted length gives the
+  // lexicographically first of them. (This replaced trying all 8! orders,
+  // which a large spec of rank-8 tensors could make take minutes.)
+  const std::size_t r = have.size();
+  std::vector<int> p(r, -1);
+  std::vector<bool> used(r, false);
+  for (std::size_t k = 0; k < r; ++k)
+    if (have[k] == want[k]) p[k] = static_cast<int>(k), used[k] = true;
+  for (std::size_t k = 0; k < r; ++k) {
+    if (p[k] >= 0) continue;
+    for (std::size_t j = 0; j < r && p[k] < 0; ++j)
+      if (!used[j] && have[j] == want[k]) p[k] = static_cast<int>(j), used[j] = true;
+    if (p[k] < 0) return {};
+  }
+  return displaced(p) > 0 ? p : std::vector<int>{};
 }
 
 // ---- Streaming values as float64 -----------------------------------------

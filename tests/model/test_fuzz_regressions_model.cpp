@@ -288,3 +288,94 @@ TEST(FuzzRegressionsModel, DeeplyNestedJsonInSpecs) {
   // Name maps (nlohmann::json, whose objects move their members) parse the same depth and refuse it cleanly.
   EXPECT_THROW((void)parse_map(R"({"rules": [{"pattern": "x", "note": )" + deep + "}]}", "map.json"), io::Error);
 }
+
+namespace {
+
+// The permutation searches as they were: every order of the axes, in lexicographic order.
+std::vector<int> brute_min_displacement(const io::Shape& have, const io::Shape& want) {
+  std::vector<int> p(have.size()), best;
+  for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<int>(k);
+  auto displaced = [](const std::vector<int>& q) {
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < q.size(); ++k) n += q[k] != static_cast<int>(k);
+    return n;
+  };
+  do {
+    bool fit = true;
+    for (std::size_t k = 0; k < p.size() && fit; ++k) fit = have[static_cast<std::size_t>(p[k])] == want[k];
+    if (fit && displaced(p) > 0 && (best.empty() || displaced(p) < displaced(best))) best = p;
+  } while (std::next_permutation(p.begin(), p.end()));
+  return best;
+}
+
+std::vector<int> brute_first_fit(const io::Shape& from, const io::Shape& to) {
+  std::vector<int> p(from.size());
+  for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<int>(k);
+  while (std::next_permutation(p.begin(), p.end())) {
+    bool fit = true;
+    for (std::size_t k = 0; k < p.size() && fit; ++k) fit = from[static_cast<std::size_t>(p[k])] == to[k];
+    if (fit) return p;
+  }
+  return {};
+}
+
+}  // namespace
+
+// Both layout searches tried all rank! orders of the axes (8! = 40,320 for
+// every rank-8 pair), so a large spec of rank-8 shapes made diff and suggest
+// take minutes (found by review of what fuzz_spec exercises). They now choose
+// directly; the choices are the same as before (checked against the old
+// enumeration on every shape pair of ranks 2 to 6 over lengths {1, 2, 3},
+// where the preferred conv layouts do not apply).
+TEST(FuzzRegressionsModel, LayoutSearchesChooseAsTheEnumerationDid) {
+  std::size_t compared = 0;
+  for (std::size_t rank = 2; rank <= 6; ++rank) {
+    std::size_t combos = 1;
+    for (std::size_t k = 0; k < rank; ++k) combos *= 3;
+    for (std::size_t a = 0; a < combos; a += 7) {
+      io::Shape have(rank);
+      for (std::size_t k = 0, x = a; k < rank; ++k, x /= 3) have[k] = static_cast<std::int64_t>(x % 3) + 1;
+      io::Shape want = have;
+      std::sort(want.begin(), want.end());
+      do {
+        if (want == have) continue;
+        ModuleSpec spec;
+        spec.params.push_back({"w", want, std::nullopt});
+        std::vector<io::TensorInfo> ck{fuzz::fixture_tensor("w", io::DType::F32, have)};
+        const auto rows = diff(ck, spec).rows;
+        ASSERT_EQ(rows.size(), 1u);
+        const auto want_perm = brute_min_displacement(have, want);
+        // Preferred conv layouts win first in diff; compare only where none fits.
+        bool preferred = false;
+        for (const std::vector<int>& k : {std::vector<int>{0, 2, 3, 1}, {0, 2, 1}, {0, 2, 3, 4, 1}, {1, 2, 0}, {1, 2, 3, 0}}) {
+          bool fit = k.size() == rank;
+          for (std::size_t i = 0; i < k.size() && fit; ++i) fit = have[static_cast<std::size_t>(k[i])] == want[i];
+          preferred = preferred || fit;
+        }
+        if (!preferred) {
+          EXPECT_EQ(rows[0].permutation, want_perm);
+          ++compared;
+        }
+        const NameMap m = suggest_map(ck, spec);
+        ASSERT_EQ(m.rules.size(), 1u);
+        ASSERT_EQ(m.rules[0].transforms.size(), 1u);
+        const auto& got = m.rules[0].transforms[0].perm;
+        bool fits = got.size() == rank;
+        for (std::size_t i = 0; i < got.size() && fits; ++i) fits = have[static_cast<std::size_t>(got[i])] == want[i];
+        EXPECT_TRUE(fits);
+      } while (std::next_permutation(want.begin(), want.end()));
+    }
+  }
+  EXPECT_GT(compared, 100u);
+  // suggest_map's own order: its preferred list first, then the first fit; no
+  // preferred layout applies to these shapes.
+  for (const auto& [have, want] : std::vector<std::pair<io::Shape, io::Shape>>{
+           {{1, 2, 3, 4, 5, 6}, {6, 5, 4, 3, 2, 1}}, {{2, 2, 3, 3, 1, 1}, {1, 3, 2, 1, 3, 2}}, {{1, 2, 3, 4, 5, 6, 7, 8}, {8, 7, 6, 5, 4, 3, 2, 1}}}) {
+    ModuleSpec spec;
+    spec.params.push_back({"w", want, std::nullopt});
+    std::vector<io::TensorInfo> ck{fuzz::fixture_tensor("w", io::DType::F32, have)};
+    const NameMap m = suggest_map(ck, spec);
+    ASSERT_EQ(m.rules.size(), 1u);
+    EXPECT_EQ(m.rules[0].transforms[0].perm, brute_first_fit(have, want));
+  }
+}
