@@ -55,6 +55,7 @@
 #include "io/error.h"
 #include "io/formats/pickle.h"
 #include "io/formats/zip.h"
+#include "io/limits.h"
 
 namespace ckpt::io::pytorch {
 
@@ -186,8 +187,6 @@ constexpr std::size_t kMaxDepth = 1000;
 // 2^30 visits. Real checkpoints produce a few bytes per pickle byte.
 constexpr std::uint64_t kFlattenPerPickleByte = 64;
 constexpr std::uint64_t kFlattenFloor = std::uint64_t{16} << 20;
-// Tensor names and metadata keys (paths through the saved object).
-constexpr std::size_t kMaxPathBytes = std::size_t{64} << 10;
 // Renderings of a non-JSON value (a tuple key, a mixed list) as text: a tuple
 // holding one tuple twice per level doubles its text with every level.
 constexpr std::size_t kMaxRenderBytes = 4096;
@@ -324,8 +323,9 @@ class Flattener {
 
   void walk(const ValuePtr& v, const std::string& path, std::size_t depth) {
     if (depth > kMaxDepth) throw Error(cx_.src->label(), kNoOffset, "the saved object nests deeper than " + std::to_string(kMaxDepth) + " levels");
-    if (path.size() > kMaxPathBytes)
-      throw Error(cx_.src->label(), kNoOffset, "the saved object has a name longer than " + std::to_string(kMaxPathBytes) +
+    // Tensor names and metadata keys are paths through the saved object.
+    if (path.size() > kMaxNameBytes)
+      throw Error(cx_.src->label(), kNoOffset, "the saved object has a name longer than " + std::to_string(kMaxNameBytes) +
                                                    " bytes ('" + clip(path, 60) + "')");
     charge(256 + path.size());
     if (is_plain(v)) {

@@ -16,7 +16,9 @@
 
 #include "io/error.h"
 #include "io/formats/pickle.h"
+#include "io/atomic_file.h"
 #include "io/formats/pytorch.h"
+#include "io/formats/zip.h"
 #include "model/tensor_stats.h"
 #include "tests/support/support.h"
 
@@ -267,4 +269,46 @@ TEST(FuzzRegressionsTorch, DeeplyNestedIndexJson) {
   ckpt::test::write_file_bytes(dir.file("pytorch_model.bin.index.json"), bytes_of(text));
   const auto ck = pytorch::open(dir.file("pytorch_model.bin.index.json"));
   EXPECT_TRUE(ck.tensors.empty());
+}
+
+namespace {
+
+// A zip-format .pt holding only `pickle` as its data.pkl.
+std::string torch_zip(const ckpt::test::TempDir& dir, std::string_view pickle_bytes) {
+  const std::string path = dir.file("object.pt");
+  AtomicFile out(path, false);
+  zip::Writer zw(out);
+  zw.begin_member("archive/data.pkl", zip::kStored);
+  zw.write(bytes_of(pickle_bytes));
+  zw.end_member();
+  zw.finish();
+  out.commit();
+  return path;
+}
+
+}  // namespace
+
+// Names are paths through the saved object; a key string the pickle stores
+// once (memo) can be repeated at every level for two bytes each, so a 22 KB
+// file could name a tensor with megabytes. Names over 64 KiB (io::kMaxNameBytes,
+// as the other readers) are refused.
+TEST(FuzzRegressionsTorch, NamesOver64KiBAreRefused) {
+  ckpt::test::TempDir dir;
+  const std::string key(22'000, 'k');
+  auto nest = [&](int levels) {
+    // {K: {K: … {K: 1}}}: K stored once (memo 0), fetched at every other level.
+    std::string p = "\x80\x02}X"s;
+    p += std::string{static_cast<char>(key.size() & 0xff), static_cast<char>(key.size() >> 8), 0, 0} + key + "q\x00"s;
+    for (int i = 1; i < levels; ++i) p += "}h\x00"s;
+    p += "K\x01";
+    for (int i = 0; i < levels; ++i) p += "s";
+    return p + ".";
+  };
+  EXPECT_EQ(pytorch::open(torch_zip(dir, nest(2))).metadata.at(0).key.size(), 2 * key.size() + 1);
+  try {
+    (void)pytorch::open(torch_zip(dir, nest(3)));
+    ADD_FAILURE() << "opened";
+  } catch (const Error& e) {
+    EXPECT_NE(e.sentence().find("has a name longer than 65536 bytes"), std::string::npos) << e.what();
+  }
 }
