@@ -1,5 +1,6 @@
 #include "tests/fuzz/support/fuzz_support.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -170,11 +171,32 @@ void invariant_failed(const std::string& what) {
   std::abort();
 }
 
-std::optional<io::Checkpoint> open_from_bytes(const std::uint8_t* data, std::size_t size, io::Format format,
-                                              const std::string& label) {
+std::shared_ptr<const io::ByteSource> source_from_bytes(const std::uint8_t* data, std::size_t size,
+                                                       const std::string& label) {
+  if (size % 2 == 1) {
+    const int fd = memfd_create("ckpt-fuzz-input", MFD_CLOEXEC);
+    if (fd < 0) invariant_failed("memfd_create failed");
+    for (std::size_t done = 0; done < size;) {
+      const ssize_t n = ::write(fd, data + done, size - done);
+      if (n <= 0) invariant_failed("cannot write the input to a memfd");
+      done += static_cast<std::size_t>(n);
+    }
+    try {
+      auto file = io::MappedFile::open("/proc/self/fd/" + std::to_string(fd));
+      ::close(fd);
+      return file;
+    } catch (const io::Error& e) {
+      invariant_failed(std::string("cannot map the memfd: ") + e.what());
+    }
+  }
   std::vector<std::byte> bytes(size);
   if (size) std::memcpy(bytes.data(), data, size);
-  auto src = std::make_shared<const io::MemorySource>(std::move(bytes), label);
+  return std::make_shared<const io::MemorySource>(std::move(bytes), label);
+}
+
+std::optional<io::Checkpoint> open_from_bytes(const std::uint8_t* data, std::size_t size, io::Format format,
+                                              const std::string& label) {
+  auto src = source_from_bytes(data, size, label);
   try {
     switch (format) {
       case io::Format::Npy: return io::npy::describe(src);

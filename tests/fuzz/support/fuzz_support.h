@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,9 +28,18 @@ inline constexpr std::uint64_t kTouchPrefixBytes = std::uint64_t{64} << 10;
 // yields exactly nbytes and, for zip members, the CRC) and windowed.
 inline constexpr std::uint64_t kTouchWholeBytes = std::uint64_t{1} << 20;
 
-// Runs `reader(src)` on the bytes held in memory (io::MemorySource, labelled
-// `label`); nullopt when it throws io::Error. For the formats whose reader
-// takes a ByteSource (everything but the *.index.json shard lists).
+// The input as a ByteSource. Odd-sized inputs become a real mapped file (a
+// memfd opened through /proc/self/fd), as the program reads every checkpoint:
+// contiguous tensors are then read with pread (TensorData::file_range), a
+// path memory sources never take. Even-sized ones stay in memory
+// (io::MemorySource labelled `label`), the mapping-only paths. Deciding by
+// size keeps each input's run deterministic while the fuzzer reaches both.
+[[nodiscard]] std::shared_ptr<const io::ByteSource> source_from_bytes(const std::uint8_t* data, std::size_t size,
+                                                                      const std::string& label = "fuzz-input");
+
+// Runs the format's describe() on source_from_bytes(); nullopt when it throws
+// io::Error. For the formats whose reader takes a ByteSource (everything but
+// the *.index.json shard lists).
 [[nodiscard]] std::optional<io::Checkpoint> open_from_bytes(const std::uint8_t* data, std::size_t size, io::Format format,
                                                             const std::string& label = "fuzz-input");
 
