@@ -95,6 +95,26 @@ std::optional<std::string> regex_pattern_problem(const std::string& pattern) {
   if (pattern.size() > kMaxRegexPatternBytes)
     return "the regular expression is " + std::to_string(pattern.size()) + " bytes long, more than the limit of " +
            std::to_string(kMaxRegexPatternBytes);
+  // libstdc++ 12 reads back-reference numbers (\12) and repeat counts ({2,5})
+  // into a long without checking for overflow (undefined past 19 digits);
+  // such numbers longer than 9 digits are refused before compiling.
+  std::size_t run = 0;
+  bool number = false, escaped = false, in_brace = false;
+  for (const char c : pattern) {
+    const bool digit = c >= '0' && c <= '9';
+    if (digit && (number || escaped || in_brace)) {
+      number = true;
+      escaped = false;
+      if (++run > 9) return "the regular expression '" + shorten(pattern) + "' has a back-reference or repeat count longer than 9 digits";
+      continue;
+    }
+    number = false;
+    run = 0;
+    if (escaped) escaped = false;
+    else if (c == '\\') escaped = true;
+    else if (c == '{') in_brace = true;
+    else if (c == '}') in_brace = false;
+  }
   try {
     std::regex re(pattern, std::regex::ECMAScript);
   } catch (const std::regex_error& e) {

@@ -207,6 +207,26 @@ TEST(FuzzRegressionsModel, RegexBudgetCoversTheWholeMap) {
   EXPECT_EQ(plan_error(docs, many), "");
 }
 
+// libstdc++ 12 reads a back-reference number or a repeat count into a long
+// without checking for overflow: \888888888888888888888 in a pattern was
+// signed-integer-overflow UB inside std::regex's compiler
+// (regressions/name_map/regex-backreference-overflow.json, found by
+// fuzz_name_map under UBSan). Such numbers over 9 digits are refused first.
+TEST(FuzzRegressionsModel, HugeRegexNumbersAreRefusedBeforeCompiling) {
+  for (const char* pattern : {R"(::(?!ty\\888888888888888888888b))", "a{99999999999999999999}", "a{1,12345678901}", R"(\\1234567890)"}) {
+    SCOPED_TRACE(pattern);
+    try {
+      (void)parse_map(std::string(R"({"rules": [{"match": "regex", "pattern": ")") + pattern + "\"}]}", "map.json");
+      ADD_FAILURE() << "parsed";
+    } catch (const io::Error& e) {
+      EXPECT_NE(e.sentence().find("back-reference or repeat count longer than 9 digits"), std::string::npos) << e.sentence();
+    }
+  }
+  // Long numbers as plain text, and ordinary counts, are fine.
+  for (const char* pattern : {"layer12345678901234567890", "a{2,5}", R"(\\d{3}x)", R"((a)\\1)"})
+    EXPECT_NO_THROW((void)parse_map(std::string(R"({"rules": [{"match": "regex", "pattern": ")") + pattern + "\"}]}", "map.json")) << pattern;
+}
+
 // The matcher recurses per character of the name and per nesting level of
 // the pattern: a 64,000-character name against (.*)x, or 8,000 nested groups,
 // overflowed the stack. Both are bounded (4096 bytes) with a sentence.
