@@ -284,6 +284,7 @@ TEST(WriteFaults, FullDiskDuringKernelCopy) {
 TEST(WriteFaults, InjectedFailureAtEveryCallOfEveryWriter) {
   FaultGuard guard;
   const Source src;
+  std::uint64_t injected = 0;
   for (const auto& w : writers()) {
     TempDir dir;
     const std::string dest = dir.file("out" + w.ext);
@@ -304,6 +305,7 @@ TEST(WriteFaults, InjectedFailureAtEveryCallOfEveryWriter) {
         if (!w.sharded) ckpt::test::write_file_bytes(dest, old);
         const auto before = listing(dir.path());
         fault::arm(op, n, EIO);
+        ++injected;
         try {
           write_checkpoint(dest, w.format, tensors, {}, w.opt);
           ADD_FAILURE() << "the write succeeded";
@@ -324,6 +326,7 @@ TEST(WriteFaults, InjectedFailureAtEveryCallOfEveryWriter) {
     write_checkpoint(dest, w.format, tensors, {}, w.opt);
     expect_complete(dest, tensors, w);
   }
+  RecordProperty("injected_failures", std::to_string(injected));
 }
 
 // (b) Saving edited metadata over the open file (the one write whose
