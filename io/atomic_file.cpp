@@ -257,7 +257,9 @@ void AtomicFile::commit() {
   }
 }
 
-void refuse_overwriting_inputs(const std::string& destination, std::span<const TensorInfo> tensors) {
+void refuse_overwriting_inputs(const std::string& destination, std::span<const TensorInfo> tensors,
+                               const WriteOptions& opt) {
+  if (opt.replace_input) return;
   const auto dest = file_id_of(destination);
   if (!dest) return;
   for (const auto& t : tensors) {

@@ -73,9 +73,10 @@ class AtomicFile {
   bool sync_ = true;
 };
 
-// Throws when `destination` is a file one of the tensors reads from: writing
-// over a file that is being read would corrupt both.
-void refuse_overwriting_inputs(const std::string& destination, std::span<const TensorInfo> tensors);
+// Throws when `destination` is a file one of the tensors reads from, unless
+// opt.replace_input says the caller means it (see WriteOptions).
+void refuse_overwriting_inputs(const std::string& destination, std::span<const TensorInfo> tensors,
+                               const WriteOptions& opt);
 
 // Streams every tensor's data into `out`, reporting progress and honouring cancel.
 class ProgressTracker {

@@ -1,8 +1,6 @@
 #include "io/metadata_edit.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -160,32 +158,6 @@ void check_gguf_value(const MetaValue& v, const std::string& key, const std::str
 
 // ---- saving ----------------------------------------------------------------
 
-// A file of our own naming beside the destination that the writer replaces
-// with the finished file; removed unless the save renamed it into place.
-class SiblingFile {
- public:
-  explicit SiblingFile(const std::string& dest) {
-    std::string tmpl = dest + ".saving-XXXXXX";
-    std::vector<char> name(tmpl.begin(), tmpl.end());
-    name.push_back('\0');
-    const int fd = ::mkostemp(name.data(), O_CLOEXEC);
-    if (fd < 0)
-      throw Error(dest, kNoOffset, std::string("cannot create a file beside it to save into: ") + std::strerror(errno));
-    ::close(fd);
-    path_ = name.data();
-  }
-  ~SiblingFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-  SiblingFile(const SiblingFile&) = delete;
-  SiblingFile& operator=(const SiblingFile&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
 // Whether writing `path` would replace a file the checkpoint reads from.
 bool is_input(const std::string& path, const Checkpoint& ck) {
   const auto id = file_id_of(path);
@@ -328,19 +300,18 @@ void save_with_metadata(const Checkpoint& ck, const Metadata& meta, const std::s
     write_checkpoint(target, ck.format, ck.tensors, meta, o);
     return;
   }
-  // Saving over the file being read: the writer rightly refuses to write a
-  // file it reads, so it writes a sibling, which then replaces the original
-  // by rename. The original inode is never opened for writing; whoever maps
-  // it (this checkpoint) keeps reading the old bytes.
+  // Saving over the file being read: the writer's temporary is renamed over
+  // the original only when complete, so the original inode is never opened
+  // for writing and whoever maps it (this checkpoint) keeps reading the old
+  // bytes. A save killed midway leaves only the writer's ".NAME.ckpt-tmp-"
+  // file, which the next write to this name removes.
   struct stat st {};
   const bool have_mode = ::stat(target.c_str(), &st) == 0;
-  SiblingFile sibling(target);
-  write_checkpoint(sibling.path(), ck.format, ck.tensors, meta, o);
-  if (have_mode) ::chmod(sibling.path().c_str(), st.st_mode & 07777);
-  std::error_code ec;
-  fs::rename(sibling.path(), target, ec);
-  if (ec) throw Error(target, kNoOffset, "cannot move the saved file over the original: " + ec.message());
-  sibling.release();
+  WriteOptions over = o;
+  over.replace_input = true;
+  write_checkpoint(target, ck.format, ck.tensors, meta, over);
+  // The file is new; give it the original's permissions back.
+  if (have_mode) ::chmod(target.c_str(), st.st_mode & 07777);
 }
 
 std::string meta_value_text(const MetaValue& v) {

@@ -139,7 +139,7 @@ Checkpoint open_checkpoint(const std::string& path, const OpenOptions& options) 
 
 void write_checkpoint(const std::string& path, Format format, std::span<const TensorInfo> tensors,
                       const Metadata& meta, const WriteOptions& opt) {
-  refuse_overwriting_inputs(path, tensors);
+  refuse_overwriting_inputs(path, tensors, opt);
   switch (format) {
     case Format::Npy: return npy::write(path, tensors, meta, opt);
     case Format::Npz: return npz::write(path, tensors, meta, opt);

@@ -30,6 +30,11 @@ struct WriteOptions {
   // so a crash never leaves a renamed but incomplete file. Off only for
   // scratch output (tmpfs, files that are re-creatable anyway).
   bool sync = true;
+  // The destination may be a file the tensors are read from. Writing is safe
+  // even then (the new file is a temporary renamed over it at the end, and
+  // readers keep the old inode), but a conversion onto its own input is
+  // nearly always a slip, so only an in-place metadata save sets this.
+  bool replace_input = false;
   // Called after each chunk written; return value of `cancelled` stops the write.
   std::function<void(const Progress&)> on_progress;
   std::function<bool()> cancelled;

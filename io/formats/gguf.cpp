@@ -675,7 +675,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   const std::uint32_t align = opt.gguf_alignment;
   if (align == 0 || (align & (align - 1)) != 0)
     throw Error(path, kNoOffset, "the GGUF alignment " + std::to_string(align) + " is not a nonzero power of two");
-  refuse_overwriting_inputs(path, tensors);
+  refuse_overwriting_inputs(path, tensors, opt);
 
   // Check every tensor before writing a byte.
   std::vector<std::uint64_t> sizes;

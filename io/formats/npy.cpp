@@ -478,7 +478,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   const auto want = numel ? byte_size(t.dtype, *numel) : std::nullopt;
   if (!want || *want != t.nbytes || !t.data)
     throw Error(path, kNoOffset, "tensor '" + t.name + "' has no readable data matching its shape and dtype");
-  refuse_overwriting_inputs(path, tensors);
+  refuse_overwriting_inputs(path, tensors, opt);
 
   AtomicFile out(path, opt.sync);
   ProgressTracker progress(opt, tensors);

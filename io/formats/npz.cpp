@@ -206,7 +206,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
       throw Error(path, kNoOffset, "two tensors would both be stored as member '" + member + "'");
     members.push_back(std::move(member));
   }
-  refuse_overwriting_inputs(path, tensors);
+  refuse_overwriting_inputs(path, tensors, opt);
 
   AtomicFile out(path, opt.sync);
   zip::Writer zw(out);

@@ -955,7 +955,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
       throw Error(path, kNoOffset, "tensor " + q(t.name) + " has no readable data matching its shape and dtype");
     if (!seen.insert(t.name).second) throw Error(path, kNoOffset, "two tensors are both named " + q(t.name));
   }
-  refuse_overwriting_inputs(path, tensors);
+  refuse_overwriting_inputs(path, tensors, opt);
 
   const std::string top = archive_name(path) + "/";
   const std::vector<std::byte> pkl = state_dict_pickle(tensors);

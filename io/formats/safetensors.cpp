@@ -607,7 +607,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   ProgressTracker progress(opt, tensors);
 
   if (opt.max_shard_bytes == 0 || total <= opt.max_shard_bytes) {
-    refuse_overwriting_inputs(path, tensors);
+    refuse_overwriting_inputs(path, tensors, opt);
     std::vector<std::size_t> all(tensors.size());
     std::iota(all.begin(), all.end(), std::size_t{0});
     AtomicFile out(path, opt.sync);
@@ -638,8 +638,8 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   std::vector<std::string> shard_paths;
   for (std::size_t g = 0; g < groups.size(); ++g)
     shard_paths.push_back(stem + "-" + shard_number(g + 1) + "-of-" + count + ".safetensors");
-  for (const auto& p : shard_paths) refuse_overwriting_inputs(p, tensors);
-  refuse_overwriting_inputs(index_path, tensors);
+  for (const auto& p : shard_paths) refuse_overwriting_inputs(p, tensors, opt);
+  refuse_overwriting_inputs(index_path, tensors, opt);
 
   // Every file stays a temporary until all are complete.
   std::vector<std::unique_ptr<AtomicFile>> files;

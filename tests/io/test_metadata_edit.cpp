@@ -5,12 +5,14 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "io/atomic_file.h"
 #include "io/error.h"
 #include "io/metadata_edit.h"
 #include "io/open.h"
@@ -148,6 +150,26 @@ TEST(MetadataEdit, SafetensorsSaveOverSourceWhileOpen) {
   struct stat st {};
   ASSERT_EQ(::stat(src.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// A save over the open file killed midway (kill -9) leaves only the writer's
+// hidden temporary; the next save of that file removes it.
+TEST(MetadataEdit, SaveOverSourceRemovesTheTemporaryOfAKilledSave) {
+  TempDir dir;
+  const std::string src = make_file(dir, "m.safetensors", Format::Safetensors, safetensors_meta());
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+  const std::string stale = temp_prefix(src) + std::to_string(dead) + "-Zz9Yy8";
+  ckpt::test::write_file_bytes(stale, std::vector<std::byte>(100, std::byte{0x55}));
+
+  const Checkpoint ck = open_checkpoint(src);
+  Metadata meta = ck.metadata;
+  meta.push_back({"again", MetaValue::string("yes")});
+  save_with_metadata(ck, meta, src, scratch());
+  EXPECT_EQ(folder_listing(dir.path()), std::vector<std::string>{"m.safetensors"});
+  EXPECT_EQ(open_checkpoint(src).metadata, meta);
 }
 
 TEST(MetadataEdit, SaveThroughSymlinkUpdatesTheFileItNames) {

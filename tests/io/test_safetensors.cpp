@@ -39,7 +39,7 @@ std::vector<DType> safetensors_dtypes() {
 
 std::vector<std::byte> bytes_of(std::string_view s) {
   std::vector<std::byte> b(s.size());
-  std::memcpy(b.data(), s.data(), s.size());
+  if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());  // memcpy from nullptr is UB even for 0 bytes
   return b;
 }
 

@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "io/convert.h"
+#include "io/error.h"
 #include "ui/export/conversion_job.h"
 #include "ui/export/feedback.h"
 #include "ui/export/output_naming.h"
@@ -273,20 +274,30 @@ void ExportDialog::formatChanged() {
     if (current) pages_->setCurrentIndex(static_cast<int>(i));
   }
   options_box_->setTitle(tr("%1 options").arg(formatLabel(f)));
-  if (f == io::Format::Npy && checkpoint_) {
-    std::size_t kept = checkpoint_->tensors.size();
-    if (applyMap()) {
-      kept = 0;
-      for (const auto& e : model::plan_map(map_, checkpoint_->tensors).entries) kept += e.dropped ? 0 : 1;
-    }
-    npy_note_->setText(kept == 1 ? tr("A .npy file holds one array, as this checkpoint does.")
-                                 : tr("A .npy file holds one array, but this checkpoint has %1 tensors.\n"
-                                      "Choose NPZ, safetensors or GGUF to keep them all.")
-                                       .arg(kept));
-  }
+  if (f == io::Format::Npy && checkpoint_) npy_note_->setText(npyNote());
   const QString source = checkpoint_ ? QString::fromStdString(checkpoint_->path) : QString();
   if (!output_edited_ && !source.isEmpty()) output_->setText(convertedPath(source, f));
   else output_->setText(withExtension(output_->text(), f));
+}
+
+QString ExportDialog::npyNote() const {
+  std::size_t kept = checkpoint_->tensors.size();
+  if (applyMap()) {
+    // A map can fail to apply (a rule past its limits, a conflict): the
+    // export reports that when started; this note must not throw from a slot.
+    try {
+      kept = 0;
+      for (const auto& e : model::plan_map(map_, checkpoint_->tensors).entries) kept += e.dropped ? 0 : 1;
+    } catch (const io::Error& e) {
+      return tr("The name map cannot be applied: %1").arg(QString::fromStdString(e.sentence()));
+    } catch (const std::exception& e) {
+      return tr("The name map cannot be applied: %1").arg(QString::fromUtf8(e.what()));
+    }
+  }
+  if (kept == 1) return tr("A .npy file holds one array, as this checkpoint does.");
+  return tr("A .npy file holds one array, but this checkpoint has %1 tensors.\n"
+            "Choose NPZ, safetensors or GGUF to keep them all.")
+      .arg(kept);
 }
 
 void ExportDialog::outputChanged() {

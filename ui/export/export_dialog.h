@@ -70,6 +70,7 @@ class ExportDialog : public QDialog {
   enum class Tone { Info, Error, Success };
   QWidget* buildOptionsPages();
   void formatChanged();
+  [[nodiscard]] QString npyNote() const;
   void outputChanged();
   void browse();
   void setRunning(bool running);

@@ -145,7 +145,12 @@ MetadataPanel::MetadataPanel(QWidget* parent) : QWidget(parent) {
   setCheckpoint(nullptr);
 }
 
-MetadataPanel::~MetadataPanel() = default;
+// QWidget deletes the model and saver only after this class is gone; a signal
+// they send while dying must not reach a half-destroyed panel (UBSan vptr).
+MetadataPanel::~MetadataPanel() {
+  model_->disconnect(this);
+  saver_->disconnect(this);
+}
 
 void MetadataPanel::setCheckpoint(std::shared_ptr<const io::Checkpoint> checkpoint) {
   saver_->cancel();

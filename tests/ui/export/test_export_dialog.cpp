@@ -1,6 +1,8 @@
 // ExportDialog end to end: a real export read back and compared, the name
 // map and dtype applied, cancel leaving no file, the core's sentence on
 // failure, and the result buttons.
+#include <algorithm>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QLabel>
@@ -66,6 +68,7 @@ class ExportDialogTest : public QObject {
   void escapeWhileRunningCancelsInsteadOfClosing();
   void npyErrorShowsTheCoreSentence();
   void missingFolderShowsTheCoreSentence();
+  void mapThatCannotApplyIsExplainedNotThrown();
   void destroyedWhileRunning();
   void percentInANameIsShownAsIs();
   void optionsReachTheWriter();
@@ -270,6 +273,30 @@ void ExportDialogTest::missingFolderShowsTheCoreSentence() {
   QVERIFY(failed.wait(10000));
   QVERIFY2(dialog.message().startsWith(QStringLiteral("cannot create a temporary file beside the destination")),
            qPrintable(dialog.message()));
+}
+
+// A map built in code skips the loader's checks; its over-long expression
+// makes plan_map throw, which the NPY note (computed in a slot) must catch.
+void ExportDialogTest::mapThatCannotApplyIsExplainedNotThrown() {
+  QTemporaryDir dir;
+  const auto src = writeSample(dir.filePath(QStringLiteral("model.safetensors")), io::Format::Safetensors, threeTensors());
+  model::NameMap map;
+  model::Rule huge;
+  huge.match = model::Rule::Match::Regex;
+  huge.pattern = std::string(5000, 'a');
+  map.rules = {huge};
+  ExportDialog dialog(src, map);
+  dialog.setTarget(io::Format::Npy, dir.filePath(QStringLiteral("model.npy")));
+  const auto labels = dialog.findChildren<QLabel*>();
+  const bool explained = std::any_of(labels.begin(), labels.end(), [](const QLabel* l) {
+    return l->text().startsWith(QStringLiteral("The name map cannot be applied: rule 0"));
+  });
+  QVERIFY(explained);
+  QSignalSpy failed(&dialog, &ExportDialog::exportFailed);
+  dialog.start();
+  QVERIFY(failed.wait(10000));
+  QVERIFY2(dialog.message().contains(QStringLiteral("rule 0")), qPrintable(dialog.message()));
+  QCOMPARE(filesIn(dir.path()), QStringList{QStringLiteral("model.safetensors")});
 }
 
 void ExportDialogTest::destroyedWhileRunning() {

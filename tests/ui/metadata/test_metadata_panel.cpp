@@ -83,7 +83,8 @@ QPushButton* button(const MetadataPanel& panel, const QString& text) {
 }
 
 QStringList leftovers(const QTemporaryDir& dir) {
-  return QDir(dir.path()).entryList({QStringLiteral("*.tmp-*"), QStringLiteral("*.saving-*")}, QDir::Files);
+  // Writers' temporaries are hidden: ".NAME.ckpt-tmp-PID-XXXXXX".
+  return QDir(dir.path()).entryList({QStringLiteral(".*.ckpt-tmp-*")}, QDir::Files | QDir::Hidden);
 }
 
 }  // namespace
