@@ -44,16 +44,24 @@ inline constexpr std::uint64_t kMaxTensorCount = 10'000'000;
 // holds while inflating, not only in the headers.
 inline constexpr std::uint64_t kMaxDeflateRatio = 1032;
 
+// A PyTorch zip's data.pkl, the pickle that describes every tensor. torch
+// writes ~150 bytes per tensor, so this is over a million tensors; a deflated
+// one (torch stores it, other zip tools may not) is inflated whole.
+inline constexpr std::uint64_t kMaxTorchPickleBytes = std::uint64_t{256} << 20;
+
 // ---- names ----
 
 // Tensor names and metadata keys. Real names are under 200 bytes; a name is
 // copied into messages, trees and outputs, so a multi-megabyte one is refused.
 inline constexpr std::uint64_t kMaxNameBytes = std::uint64_t{64} << 10;
 
-// ---- for the readers other engineers own (see docs/reliability.md) ----
+// ---- GGUF ----
 
-// Elements of one GGUF metadata array. The largest vocabularies are ~260,000
-// tokens (merges lists similar); each element is held as one MetaValue.
-inline constexpr std::uint64_t kMaxGgufArrayElements = std::uint64_t{1} << 24;
+// Elements of all GGUF metadata arrays of one file together (nested arrays
+// count each element). A real file holds about a million (tokens, merges,
+// scores, types). Every element is one ~88-byte MetaValue whatever its type,
+// so this caps the metadata at ~740 MB even for arrays of 1-byte elements,
+// which cost 88 bytes per header byte.
+inline constexpr std::uint64_t kMaxGgufMetadataElements = std::uint64_t{1} << 23;
 
 }  // namespace ckpt::io

@@ -41,6 +41,7 @@
 #include "io/byte_reader.h"
 #include "io/checked.h"
 #include "io/error.h"
+#include "io/limits.h"
 
 namespace ckpt::io::gguf {
 namespace {
@@ -174,6 +175,9 @@ class Parser {
       r_.fail_at(at_kvs, "the header claims " + std::to_string(h_.kv_count) + " key/value pairs, more than the file can hold");
     if (h_.tensor_count > remaining() / (cb + 4 + 4 + 8))
       r_.fail_at(at_tensors, "the header claims " + std::to_string(h_.tensor_count) + " tensors, more than the file can hold");
+    if (h_.tensor_count > kMaxTensorCount)
+      r_.fail_at(at_tensors, "the header claims " + std::to_string(h_.tensor_count) + " tensors, over the limit of " +
+                                 std::to_string(kMaxTensorCount));
   }
 
   // Phase 2: key/value pairs, kept in file order with their exact types.
@@ -183,6 +187,7 @@ class Parser {
     for (std::uint64_t k = 0; k < h_.kv_count; ++k) {
       const std::uint64_t at = r_.pos();
       const std::string_view key = read_string_view([&] { return "key of key/value pair " + std::to_string(k); });
+      if (key.size() > kMaxNameBytes) fail_long_name(at, "the key of key/value pair " + std::to_string(k), key.size());
       if (!seen.insert(key)) r_.fail_at(at, "the key '" + std::string(key) + "' appears twice");
       MetaEntry& e = meta_.emplace_back();
       e.key = key;
@@ -215,6 +220,7 @@ class Parser {
     for (std::uint64_t k = 0; k < h_.tensor_count; ++k) {
       const std::uint64_t at = r_.pos();
       const std::string_view name = read_string_view([&] { return "name of tensor " + std::to_string(k); });
+      if (name.size() > kMaxNameBytes) fail_long_name(at, "the name of tensor " + std::to_string(k), name.size());
       TensorInfo& t = tensors_.emplace_back();
       // Copied before the duplicate check, which then waits less for its
       // prefetched slot; on failure the copies are discarded with the rest.
@@ -389,6 +395,10 @@ class Parser {
 
   std::uint64_t count_bytes() const { return h_.version == 1 ? 4 : 8; }
 
+  [[noreturn]] void fail_long_name(std::uint64_t at, const std::string& what, std::uint64_t size) {
+    r_.fail_at(at, what + " is " + std::to_string(size) + " bytes long, over the limit of " + std::to_string(kMaxNameBytes));
+  }
+
   template <class What>
   std::uint64_t read_count(const What& what) {
     return h_.version == 1 ? read<std::uint32_t>(what) : read<std::uint64_t>(what);
@@ -447,6 +457,12 @@ class Parser {
     const std::uint64_t per = min_value_bytes(et, count_bytes());
     if (n > remaining() / per)
       r_.fail_at(at, "the array '" + key + "' claims " + std::to_string(n) + " elements, more than the file can hold");
+    // Each element is held as one MetaValue (~88 bytes, whatever its type),
+    // so the elements of all arrays together are capped.
+    if (n > kMaxGgufMetadataElements - elements_)
+      r_.fail_at(at, "the array '" + key + "' brings the metadata to more than " +
+                         std::to_string(kMaxGgufMetadataElements) + " array elements in all, over the limit");
+    elements_ += n;
     out.element_type = et;
     // Elements are filled in place: a 150,000-token vocabulary is one
     // allocation for the array plus one per token too long for the short-
@@ -517,6 +533,8 @@ class Parser {
     bool unknown;
   };
   std::vector<Place> places_;
+  // Metadata array elements read so far (nested arrays included).
+  std::uint64_t elements_ = 0;
 };
 
 // "NAME-00002-of-00005.gguf" → (prefix "NAME", 2, 5).

@@ -260,11 +260,7 @@ ValuePtr make(Kind k) {
 class Machine {
  public:
   Machine(std::span<const std::byte> data, const std::string& label, std::uint64_t base, const Options& opt)
-      : data_(data), label_(label), base_(base), opt_(opt) {
-    const auto per_byte = checked_mul(data.size(), opt.limits.max_built_per_byte);
-    const auto budget = per_byte ? checked_add(*per_byte, opt.limits.max_built_floor) : std::nullopt;
-    build_budget_ = budget.value_or(~std::uint64_t{0});
-  }
+      : data_(data), label_(label), base_(base), opt_(opt) {}
 
   ValuePtr run(std::size_t* consumed);
 
@@ -377,12 +373,28 @@ class Machine {
   // -- building values --
   // Counts what is built against Limits::max_built_*; see there.
   void charge(std::uint64_t bytes) {
+    // Relative to the bytes read so far, not the input's size: a legacy
+    // torch file hands load() the pickle followed by all the tensor data.
+    const auto read = static_cast<std::uint64_t>(pos_);
+    const std::uint64_t budget = checked_add(checked_mul(read, opt_.limits.max_built_per_byte).value_or(~std::uint64_t{0}),
+                                             opt_.limits.max_built_floor)
+                                     .value_or(~std::uint64_t{0});
     const auto total = checked_add(built_, bytes);
-    if (!total || *total > build_budget_)
-      fail("the pickle builds more than " + std::to_string(build_budget_) + " bytes of values from " +
-           std::to_string(data_.size()) + " bytes (the limit: " + std::to_string(opt_.limits.max_built_per_byte) +
-           " per byte plus " + std::to_string(opt_.limits.max_built_floor) + "); it copies containers or strings over and over");
+    if (!total || *total > budget)
+      fail("the pickle builds more than " + std::to_string(budget) + " bytes of values from its first " + std::to_string(read) +
+           " bytes (the limit: " + std::to_string(opt_.limits.max_built_per_byte) + " per byte plus " +
+           std::to_string(opt_.limits.max_built_floor) + "); it makes or copies far more values than its size explains");
     built_ = *total;
+  }
+  // Every value costs its own memory too: a Value, make_shared's control
+  // block and up to 48 bytes of stack (a vector of shared_ptr that doubles,
+  // so briefly holds three slots per value), ~400 bytes. A pickle of
+  // one-byte opcodes such as NONE or EMPTY_LIST would otherwise make that
+  // much per input byte.
+  static constexpr std::uint64_t kValueCost = sizeof(Value) + 16 + 3 * sizeof(ValuePtr);
+  ValuePtr make(Kind k) {
+    charge(kValueCost);
+    return pickle::make(k);
   }
   void hold(Value& parent, const ValuePtr& child) {
     charge(16);
@@ -462,7 +474,6 @@ class Machine {
   // The same for attributes set by BUILD: name → index into attrs.
   std::unordered_map<const Value*, DictIndex> attr_index_;
   std::uint64_t built_ = 0;
-  std::uint64_t build_budget_ = 0;
 };
 
 // Python hashes 1, 1.0 and True alike; scalars get a key that agrees.

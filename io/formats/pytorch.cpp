@@ -443,10 +443,13 @@ class Flattener {
     if (!fresh) notes.push_back("shares storage with " + q(it->second));
     std::int64_t expect = 1;
     bool contiguous = true;
-    for (std::size_t k = shape.size(); k-- > 0;) {
-      if (shape[k] != 1 && stride[k] != expect) contiguous = false;
-      expect *= std::max<std::int64_t>(shape[k], 1);
-    }
+    // With no zero dimension the running product stays within numel, which
+    // fits; with one (numel 0) it could overflow and the answer is not shown.
+    if (*numel > 1)
+      for (std::size_t k = shape.size(); k-- > 0;) {
+        if (shape[k] != 1 && stride[k] != expect) contiguous = false;
+        expect *= shape[k];
+      }
     if (!contiguous && *numel > 1) notes.push_back("strided view");
     if (storage_offset != 0) notes.push_back("storage offset " + std::to_string(storage_offset));
     if (cx_.big_endian && isz > 1) notes.push_back("big-endian");
@@ -518,13 +521,17 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
       break;
     }
 
-  // Phase 3: data.pkl, each storage id checked against its member.
+  // Phase 3: data.pkl, each storage id checked against its member. A
+  // deflated one is inflated whole, so its size is capped.
+  if (pkl.size > kMaxTorchPickleBytes)
+    throw Error(file, pkl.data_offset, "the data.pkl record is " + std::to_string(pkl.size) + " bytes, over the limit of " +
+                                           std::to_string(kMaxTorchPickleBytes));
   std::vector<std::byte> inflated;
   std::span<const std::byte> pkl_bytes;
   if (pkl.method == zip::kStored) {
     pkl_bytes = zip::member_bytes(*src, pkl);
   } else {
-    inflated.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(pkl.size, std::uint64_t{1} << 30)));
+    inflated.reserve(static_cast<std::size_t>(pkl.size));
     zip::read_member(*src, pkl, [&](std::span<const std::byte> c) { inflated.insert(inflated.end(), c.begin(), c.end()); });
     pkl_bytes = inflated;
   }

@@ -18,6 +18,7 @@
 #include "io/formats/gguf.h"
 #include "io/formats/npy.h"
 #include "io/formats/npz.h"
+#include "io/formats/pickle.h"
 #include "io/formats/safetensors.h"
 #include "io/formats/safetensors_fast_header.h"
 #include "io/formats/zip.h"
@@ -76,6 +77,7 @@ class PeakHeap {
 // What a reader said about `bytes`, and the heap it used to say it.
 struct Outcome {
   std::string sentence;  // empty: opened
+  std::uint64_t offset = kNoOffset;
   std::size_t peak = 0;
 };
 
@@ -87,6 +89,7 @@ Outcome run(Open&& open) {
     open();
   } catch (const Error& e) {
     o.sentence = e.sentence();
+    o.offset = e.offset();
   }
   o.peak = heap.bytes();
   return o;
@@ -164,6 +167,79 @@ TEST(Limits, GgufKeyValueCountArrayLengthAndStringLength) {
     const auto o = run([&] { (void)gguf::describe(memory(b.s, "string.gguf")); });
     EXPECT_THAT(o.sentence, HasSubstr("claims 1099511627776 bytes, more than the"));
     EXPECT_LT(o.peak, kSmall);
+  }
+}
+
+// The tensor count fits the file (24 bytes per info at least) but is over
+// kMaxTensorCount: a sparse file, so the test writes almost nothing.
+TEST(Limits, GgufTensorCountOverTheLimit) {
+  ckpt::test::TempDir dir;
+  const std::string path = dir.file("count.gguf");
+  Bytes b;
+  b.s = "GGUF";
+  b.put<std::uint32_t>(3).put<std::uint64_t>(kMaxTensorCount + 1).put<std::uint64_t>(0);
+  ckpt::test::write_file_bytes(path, std::as_bytes(std::span(b.s)));
+  std::filesystem::resize_file(path, (kMaxTensorCount + 2) * 24);
+  const auto src = MappedFile::open(path);
+  const auto o = run([&] { (void)gguf::describe(src); });
+  EXPECT_THAT(o.sentence, HasSubstr("claims 10000001 tensors, over the limit of 10000000"));
+  EXPECT_LT(o.peak, kSmall);
+}
+
+TEST(Limits, GgufKeysAndTensorNamesOverTheNameLimit) {
+  const std::string long_name(kMaxNameBytes + 1, 'k');
+  {
+    Bytes b;
+    b.s = "GGUF";
+    b.put<std::uint32_t>(3).put<std::uint64_t>(0).put<std::uint64_t>(1);
+    b.str(long_name).put<std::uint32_t>(4).put<std::uint32_t>(7);
+    const auto o = run([&] { (void)gguf::describe(memory(b.s, "key.gguf")); });
+    EXPECT_EQ(o.offset, 24u);
+    EXPECT_EQ(o.sentence, "the key of key/value pair 0 is 65537 bytes long, over the limit of 65536");
+  }
+  {
+    Bytes b;
+    b.s = "GGUF";
+    b.put<std::uint32_t>(3).put<std::uint64_t>(1).put<std::uint64_t>(0);
+    b.str(long_name).put<std::uint32_t>(1).put<std::uint64_t>(4).put<std::uint32_t>(0).put<std::uint64_t>(0);
+    b.s.resize(b.s.size() + 64, '\0');
+    const auto o = run([&] { (void)gguf::describe(memory(b.s, "name.gguf")); });
+    EXPECT_EQ(o.offset, 24u);
+    EXPECT_EQ(o.sentence, "the name of tensor 0 is 65537 bytes long, over the limit of 65536");
+  }
+}
+
+// Metadata arrays cost one MetaValue per element, so their elements are
+// counted over the whole file: refused before anything is allocated for them.
+TEST(Limits, GgufMetadataArrayElementsOverTheLimit) {
+  auto array_of_u8 = [](Bytes& b, std::string_view key, std::uint64_t n) {
+    b.str(key).put<std::uint32_t>(9).put<std::uint32_t>(0).put<std::uint64_t>(n);
+  };
+  {
+    Bytes b;
+    b.s = "GGUF";
+    b.put<std::uint32_t>(3).put<std::uint64_t>(0).put<std::uint64_t>(1);
+    array_of_u8(b, "one", kMaxGgufMetadataElements + 1);
+    b.s.resize(b.s.size() + kMaxGgufMetadataElements + 1, '\0');
+    const auto src = memory(b.s, "one.gguf");
+    const auto o = run([&] { (void)gguf::describe(src); });
+    EXPECT_EQ(o.sentence, "the array 'one' brings the metadata to more than 8388608 array elements in all, over the limit");
+    EXPECT_LT(o.peak, kSmall);
+  }
+  {
+    // Two arrays, each under the limit, over it together.
+    constexpr std::uint64_t kFirst = 1000;
+    Bytes b;
+    b.s = "GGUF";
+    b.put<std::uint32_t>(3).put<std::uint64_t>(0).put<std::uint64_t>(2);
+    array_of_u8(b, "first", kFirst);
+    b.s.resize(b.s.size() + kFirst, '\0');
+    array_of_u8(b, "second", kMaxGgufMetadataElements - kFirst + 1);
+    b.s.resize(b.s.size() + kMaxGgufMetadataElements, '\0');
+    const auto src = memory(b.s, "two.gguf");
+    const auto o = run([&] { (void)gguf::describe(src); });
+    EXPECT_EQ(o.sentence, "the array 'second' brings the metadata to more than 8388608 array elements in all, over the limit");
+    EXPECT_LT(o.peak, 88 * kFirst + kSmall);
   }
 }
 
@@ -524,4 +600,23 @@ TEST(Limits, EmptyStridedTensorWithHugeDimensions) {
   std::uint64_t seen = 0;
   data->stream([&](std::span<const std::byte> b) { seen += b.size(); });
   EXPECT_EQ(seen, 0u);
+}
+
+// ---- pickle ----------------------------------------------------------------
+
+// One-byte opcodes that each make a value (NONE, EMPTY_LIST, ...) would cost
+// ~360 bytes of heap per input byte; the build budget counts values too, so
+// the load stops within max_built_per_byte per byte read plus the floor.
+TEST(Limits, PickleOfOneByteValuesStaysWithinItsBudget) {
+  for (const char op : {'N', ']', ')', '}'}) {
+    std::string s = "\x80\x02" + std::string(2'000'000, op) + ".";
+    const pickle::Limits limits;
+    const auto o = run([&] {
+      (void)pickle::load(std::as_bytes(std::span(s)), "ops.pkl", 0, pickle::Options{});
+    });
+    EXPECT_THAT(o.sentence, HasSubstr("makes or copies far more values than its size explains")) << op;
+    // Refused long before the end: the floor's worth of values, then out.
+    EXPECT_LT(o.offset, 200'000u) << op;
+    EXPECT_LT(o.peak, limits.max_built_per_byte * o.offset + limits.max_built_floor + kFixed) << op;
+  }
 }

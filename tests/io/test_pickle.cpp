@@ -544,12 +544,16 @@ TEST(PickleMalicious, DeepNestingHitsTheDepthLimit) {
   // A million nested one-item tuples need no MARK at all.
   std::string tuples = "\x80\x02]" + std::string(1'000'000, '\x85') + ".";
   expect_refused(tuples, "nests values more than 1000 deep");
-  // Lists inside lists through the memo: each new list holds the previous one.
+  // Lists inside lists: each APPEND puts the list made before into the next.
   std::string lists = "\x80\x02";
-  for (int i = 0; i < 1'000'000; ++i) lists += "]";
-  for (int i = 0; i < 1'000'000; ++i) lists += "a";
+  for (int i = 0; i < 2'000; ++i) lists += "]";
+  for (int i = 0; i < 2'000; ++i) lists += "a";
   lists += ".";
   expect_refused(lists, "nests values more than 1000 deep");
+  // A million of them is refused sooner: a value per input byte is far more
+  // memory than any real pickle makes.
+  std::string many = "\x80\x02" + std::string(1'000'000, ']') + std::string(1'000'000, 'a') + ".";
+  expect_refused(many, "makes or copies far more values than its size explains");
   // Within the limit, depth is fine.
   std::string ok = "\x80\x02]" + std::string(999, '\x85') + ".";
   EXPECT_EQ(load_bytes(ok)->kind, Kind::Tuple);
