@@ -10,8 +10,9 @@
 
 namespace {
 
-// Beside an installed binary (../share), in a build tree below the sources
-// (../../resources), and finally the source tree this was built from.
+// Beside an installed binary (../share/ckpt-inspector) or in a build tree
+// below the sources (../../resources). Never the source folder it was built
+// from, so an installed copy shows what it installed.
 QString findSample() {
   const QDir exe(QCoreApplication::applicationDirPath());
   const QStringList candidates{
@@ -19,7 +20,6 @@ QString findSample() {
       exe.filePath(QStringLiteral("../resources/sample.safetensors")),
       exe.filePath(QStringLiteral("../../resources/sample.safetensors")),
       exe.filePath(QStringLiteral("../share/ckpt-inspector/sample.safetensors")),
-      QStringLiteral(CKPT_SOURCE_DIR "/resources/sample.safetensors"),
   };
   for (const QString& c : candidates)
     if (QFileInfo::exists(c)) return QDir::cleanPath(c);

@@ -10,7 +10,7 @@
 #include "io/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"ckpt — inspect and convert model checkpoints (.npy, .npz, .safetensors, .gguf)", "ckpt"};
+  CLI::App app{"ckpt — inspect and convert model checkpoints (.safetensors, .gguf, PyTorch .pt/.pth/.bin, .npy, .npz)", "ckpt"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ckpt ") + CKPT_VERSION);
 

@@ -91,6 +91,9 @@ void runInspectorScript(ckpt::ui::MainWindow& window, const InspectorScript& scr
       } else if (!script.page.isEmpty()) {
         fail("unknown page", script.page);
       }
+    } else if (!script.select.isEmpty()) {
+      fail("no checkpoint is open to select", script.select);
+      ++*failures;
     }
     if (script.export_dialog) {
       if (ckpt::ui::ExportDialog* dialog = window.showExportDialog()) target = dialog;
