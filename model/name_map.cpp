@@ -631,7 +631,7 @@ std::optional<NameMap> invert(const NameMap& map, std::string* why_not) {
   return inv;
 }
 
-MapReport plan_map(const NameMap& map, std::span<const io::TensorInfo> tensors) {
+MapReport plan_map(const NameMap& map, std::span<const io::TensorInfo> tensors, const std::atomic<bool>* abandon) {
   MapReport rep;
   rep.entries.reserve(tensors.size());
   const auto rules = compile(map);
@@ -643,6 +643,7 @@ MapReport plan_map(const NameMap& map, std::span<const io::TensorInfo> tensors) 
   std::map<std::string, std::vector<std::string>> by_target;
   std::vector<std::string> target_order;
   for (const auto& t : tensors) {
+    if (abandon && abandon->load(std::memory_order_relaxed)) throw PlanAbandoned{};
     MapEntry e;
     e.source = t.name;
     e.source_shape = t.shape;

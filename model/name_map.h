@@ -3,6 +3,8 @@
 // tensors of a checkpoint (PyTorch names → MLX names, conv OIHW → OHWI).
 // The first rule that matches a name decides; unmapped names pass through
 // unless the map says otherwise. Saved as JSON (format in the README).
+#include <atomic>
+#include <exception>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,8 +69,16 @@ struct MapReport {
   [[nodiscard]] bool ok() const { return conflicts.empty() && errors.empty(); }
 };
 
-// Names and shapes only (no data touched).
-[[nodiscard]] MapReport plan_map(const NameMap& map, std::span<const io::TensorInfo> tensors);
+// Thrown by plan_map when its `abandon` flag is set: a caller that no
+// longer wants the plan (a newer request, a closing window) need not wait.
+struct PlanAbandoned : std::exception {
+  [[nodiscard]] const char* what() const noexcept override { return "the name-map plan was abandoned"; }
+};
+
+// Names and shapes only (no data touched). `abandon`, when given, is read
+// once per tensor; once true, plan_map throws PlanAbandoned.
+[[nodiscard]] MapReport plan_map(const NameMap& map, std::span<const io::TensorInfo> tensors,
+                                 const std::atomic<bool>* abandon = nullptr);
 // The mapped tensors, data transformed lazily while streaming (permuted copies,
 // casts, dequantization). Throws io::Error when the report has conflicts or errors.
 [[nodiscard]] std::vector<io::TensorInfo> apply_map(const NameMap& map, std::span<const io::TensorInfo> tensors,

@@ -72,6 +72,17 @@ TEST(NameMap, RuleKindsFirstMatchWins) {
   EXPECT_TRUE(rep.ok());
 }
 
+// A caller that stops wanting a plan (the editor closing) sets the flag and
+// plan_map stops at the next tensor; unset, the flag changes nothing.
+TEST(NameMap, PlanStopsWhenAbandoned) {
+  NameMap m;
+  m.rules.push_back(rule(Rule::Match::Prefix, "model.", "net."));
+  std::atomic<bool> abandon{false};
+  EXPECT_EQ(targets(model::plan_map(m, sample(), &abandon)), targets(model::plan_map(m, sample())));
+  abandon = true;
+  EXPECT_THROW((void)model::plan_map(m, sample(), &abandon), model::PlanAbandoned);
+}
+
 TEST(NameMap, RankConditionAndTransformsInPlan) {
   Rule r = rule(Rule::Match::Regex, "\\.weight$", "$&");
   r.rank = 4;

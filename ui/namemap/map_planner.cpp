@@ -12,6 +12,7 @@ MapPlanner::~MapPlanner() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
+    abandon_ = true;  // the running plan stops at its next tensor, so this join is short
     pending_.reset();
   }
   wake_.notify_all();
@@ -25,6 +26,7 @@ std::uint64_t MapPlanner::request(model::NameMap map, std::shared_ptr<const io::
   {
     std::lock_guard lock(mutex_);
     pending_ = Job{generation, std::move(map), std::move(checkpoint)};
+    abandon_ = true;  // a plan still running is stale now
   }
   if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
   wake_.notify_one();
@@ -35,8 +37,9 @@ void MapPlanner::cancel() {
   {
     std::lock_guard lock(mutex_);
     pending_.reset();
+    abandon_ = true;
   }
-  // A plan already running still finishes, but its generation is now stale.
+  // A plan already running stops early, and its generation is stale anyway.
   delivered_ = ++latest_;
 }
 
@@ -49,13 +52,17 @@ void MapPlanner::run() {
       if (stop_) return;
       job = std::move(*pending_);
       pending_.reset();
+      abandon_ = false;
     }
     std::shared_ptr<const model::MapReport> report;
     QString error;
     try {
       std::span<const io::TensorInfo> tensors;
       if (job.checkpoint) tensors = job.checkpoint->tensors;
-      report = std::make_shared<const model::MapReport>(model::plan_map(job.map, tensors));
+      report = std::make_shared<const model::MapReport>(model::plan_map(job.map, tensors, &abandon_));
+    } catch (const model::PlanAbandoned&) {
+      job = Job{};  // stale: nobody waits for it
+      continue;
     } catch (const std::exception& e) {
       error = QString::fromUtf8(e.what());
     }

@@ -7,6 +7,7 @@
 #include <QObject>
 #include <QString>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -61,6 +62,9 @@ class MapPlanner : public QObject {
   std::condition_variable wake_;
   std::optional<Job> pending_;  // guarded by mutex_
   bool stop_ = false;           // guarded by mutex_
+  // Set (under mutex_) when the running plan is no longer wanted: a newer
+  // request or the planner's destruction; cleared when a job starts.
+  std::atomic<bool> abandon_{false};
   std::thread worker_;          // started by the first request
 };
 
