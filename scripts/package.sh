@@ -41,6 +41,11 @@ for lib in libqt6widgets6 libqt6svg6 libc6 libstdc++6; do
   [[ $depends == *"$lib"* ]] || { echo "package: Depends lacks $lib" >&2; exit 1; }
 done
 
+# apt resolves every Depends against Debian's package lists (a simulation:
+# nothing is installed on this machine).
+sim=$(apt-get install -s -q "$ROOT/$deb" 2>&1) || { echo "$sim" >&2; echo "package: apt-get cannot install the package" >&2; exit 1; }
+grep -q "^Inst ckpt-inspector " <<<"$sim" || { echo "$sim" >&2; echo "package: apt-get would not install ckpt-inspector" >&2; exit 1; }
+
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 dpkg -x "$deb" "$root"
