@@ -19,6 +19,7 @@
 #include "io/formats/npy.h"
 #include "io/formats/npz.h"
 #include "io/formats/pickle.h"
+#include "io/formats/pytorch.h"
 #include "io/formats/safetensors.h"
 #include "io/formats/safetensors_fast_header.h"
 #include "io/formats/zip.h"
@@ -570,6 +571,25 @@ TEST(Limits, ZipBombs) {
     const auto o = run([&] { (void)npz::describe(memory(file, "overlap.npz")); });
     EXPECT_THAT(o.sentence, HasSubstr("overlaps member"));
   }
+}
+
+// torch stores data.pkl; a repacked archive may deflate it, and it is then
+// inflated whole, so its declared size is capped before anything is inflated.
+TEST(Limits, TorchDeflatedDataPklOverTheLimit) {
+  std::vector<std::byte> noise(300'000);
+  std::uint32_t x = 12345;
+  for (auto& b : noise) b = static_cast<std::byte>((x = x * 1664525u + 1013904223u) >> 24);
+  const auto file = patched_zip(
+      [&](zip::Writer& w) {
+        w.begin_member("archive/data.pkl", zip::kDeflated);
+        w.write(noise);
+        w.end_member();
+      },
+      // 3·10^8 declared bytes from ~300 KB: within deflate's ratio, over the cap.
+      [](std::string& s, std::uint32_t cd) { put32_at(s, cd + 24, 300'000'000u); });
+  const auto o = run([&] { (void)pytorch::describe(memory(file, "repacked.pt")); });
+  EXPECT_EQ(o.sentence, "the data.pkl record is 300000000 bytes, over the limit of 268435456");
+  EXPECT_LT(o.peak, std::size_t{2} << 20);
 }
 
 TEST(Limits, NpzOpeningManyMembersStaysWithinAMultipleOfTheArchive) {
