@@ -74,12 +74,13 @@ struct Limits {
   // attribute, 8 per tensor size or stride, and every byte of text copied
   // (dict keys indexed, bytes(x)), summed over the whole load. At most
   // max_built_per_byte per byte of input plus max_built_floor, which bounds
-  // the heap a load can take. torch.save's pickles measure 45-95 per byte
-  // (one value per ~8 bytes); a pickle of one-byte opcodes (NONE,
-  // EMPTY_LIST) would make ~360, and calls such as list(x), bytes(x) or a
-  // tensor rebuild copy what a 2-byte memo fetch names, so without this a
-  // 60 KB pickle could ask for gigabytes.
-  std::uint64_t max_built_per_byte = 128;
+  // the heap a load can take. torch.save's state_dict pickles measure 45-95
+  // per byte (one value per ~8 bytes); a list of small ints (BININT1, two
+  // bytes per ~420-byte value) ~210, which must still load. A pickle of
+  // one-byte opcodes (NONE, EMPTY_LIST) would make ~400 per byte, and calls
+  // such as list(x), bytes(x) or a tensor rebuild copy what a 2-byte memo
+  // fetch names, so without this a 60 KB pickle could ask for gigabytes.
+  std::uint64_t max_built_per_byte = 256;
   std::uint64_t max_built_floor = std::uint64_t{16} << 20;
 };
 

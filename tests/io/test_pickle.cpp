@@ -536,6 +536,19 @@ TEST(PickleMalicious, HugeLengthsAreRejectedBeforeAllocating) {
   expect_refused("X\x05\x00\x00\x00"s "abcde.", "more than the limit of 4", small);
 }
 
+// The densest real pickles: long lists of small ints (an optimizer's
+// parameter indices, token ids), one ~420-byte value per 2 input bytes.
+TEST(Pickle, LongListOfSmallIntsLoadsWithinTheBuildBudget) {
+  constexpr int n = 200'000;
+  std::string s = "\x80\x02](";
+  for (int i = 0; i < n; ++i) s += "K" + std::string(1, static_cast<char>(i % 256));
+  s += "e.";
+  const auto v = load_bytes(s);
+  ASSERT_EQ(v->kind, Kind::List);
+  ASSERT_EQ(v->items.size(), static_cast<std::size_t>(n));
+  EXPECT_EQ(v->items[n - 1]->integer, (n - 1) % 256);
+}
+
 TEST(PickleMalicious, DeepNestingHitsTheDepthLimit) {
   // A million MARKs, then a million LISTs closing them.
   std::string marks(1'000'000, '(');
