@@ -121,7 +121,7 @@ void remove_stale_temps(const std::string& prefix_path) {
 
 }  // namespace
 
-AtomicFile::AtomicFile(std::string destination, bool sync) : dest_(std::move(destination)), sync_(sync) {
+AtomicFile::AtomicFile(std::string destination, bool sync, std::uint32_t mode) : dest_(std::move(destination)), sync_(sync) {
   struct stat st {};
   if (::stat(dest_.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
     throw Error(dest_, kNoOffset, "the destination is a folder; give a file name");
@@ -136,7 +136,7 @@ AtomicFile::AtomicFile(std::string destination, bool sync) : dest_(std::move(des
     throw Error(dest_, kNoOffset, std::string("cannot create a temporary file beside the destination: ") + std::strerror(errno) +
                                       kUnchanged);
   temp_ = name.data();
-  ::fchmod(fd_, 0644);
+  ::fchmod(fd_, static_cast<mode_t>(mode & 07777));
   buf_.reserve(kBufferBytes);
 }
 

@@ -41,7 +41,7 @@ void disarm();
 
 class AtomicFile {
  public:
-  explicit AtomicFile(std::string destination, bool sync = true);
+  explicit AtomicFile(std::string destination, bool sync = true, std::uint32_t mode = 0644);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;

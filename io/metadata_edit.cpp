@@ -309,9 +309,8 @@ void save_with_metadata(const Checkpoint& ck, const Metadata& meta, const std::s
   const bool have_mode = ::stat(target.c_str(), &st) == 0;
   WriteOptions over = o;
   over.replace_input = true;
+  if (have_mode) over.file_mode = st.st_mode & 07777;  // the new file keeps the original's permissions
   write_checkpoint(target, ck.format, ck.tensors, meta, over);
-  // The file is new; give it the original's permissions back.
-  if (have_mode) ::chmod(target.c_str(), st.st_mode & 07777);
 }
 
 std::string meta_value_text(const MetaValue& v) {

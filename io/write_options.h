@@ -35,6 +35,10 @@ struct WriteOptions {
   // readers keep the old inode), but a conversion onto its own input is
   // nearly always a slip, so only an in-place metadata save sets this.
   bool replace_input = false;
+  // Permission bits of the written file (set on the temporary, before the
+  // rename, so the file never exists with others). A metadata save over a
+  // file keeps that file's.
+  std::uint32_t file_mode = 0644;
   // Called after each chunk written; return value of `cancelled` stops the write.
   std::function<void(const Progress&)> on_progress;
   std::function<bool()> cancelled;

@@ -763,7 +763,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   o.buf.resize(o.buf.size() + (align - o.buf.size() % align) % align, std::byte{0});
 
   // Data, streamed tensor by tensor.
-  AtomicFile f(path, opt.sync);
+  AtomicFile f(path, opt.sync, opt.file_mode);
   f.write(o.buf);
   ProgressTracker progress(opt, tensors);
   for (std::size_t k = 0; k < tensors.size(); ++k) {

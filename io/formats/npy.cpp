@@ -480,7 +480,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
     throw Error(path, kNoOffset, "tensor '" + t.name + "' has no readable data matching its shape and dtype");
   refuse_overwriting_inputs(path, tensors, opt);
 
-  AtomicFile out(path, opt.sync);
+  AtomicFile out(path, opt.sync, opt.file_mode);
   ProgressTracker progress(opt, tensors);
   const std::string header = make_header(t.dtype, t.shape);
   out.write(header.data(), header.size());

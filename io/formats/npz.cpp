@@ -208,7 +208,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   }
   refuse_overwriting_inputs(path, tensors, opt);
 
-  AtomicFile out(path, opt.sync);
+  AtomicFile out(path, opt.sync, opt.file_mode);
   zip::Writer zw(out);
   ProgressTracker progress(opt, tensors);
   for (std::size_t i = 0; i < tensors.size(); ++i) {

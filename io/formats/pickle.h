@@ -69,14 +69,14 @@ struct Limits {
   std::size_t max_memo = 10'000'000;     // memo entries
   std::uint64_t max_length = std::uint64_t{1} << 32;  // one string/bytes object, and what is left in the input
   std::size_t max_stack = 50'000'000;    // values on the stack
-  // What load() builds, in bytes: every value made (~360 bytes each, the
-  // Value and its shared_ptr block), 16 per container item, dict entry or
+  // What load() builds, in bytes: every value made (~400 bytes each: the
+  // Value, its shared_ptr block and its stack slot), 16 per container item, dict entry or
   // attribute, 8 per tensor size or stride, and every byte of text copied
   // (dict keys indexed, bytes(x)), summed over the whole load. At most
   // max_built_per_byte per byte of input plus max_built_floor, which bounds
   // the heap a load can take. torch.save's state_dict pickles measure 45-95
   // per byte (one value per ~8 bytes); a list of small ints (BININT1, two
-  // bytes per ~420-byte value) ~210, which must still load. A pickle of
+  // bytes per ~400-byte value) ~210, which must still load. A pickle of
   // one-byte opcodes (NONE, EMPTY_LIST) would make ~400 per byte, and calls
   // such as list(x), bytes(x) or a tensor rebuild copy what a 2-byte memo
   // fetch names, so without this a 60 KB pickle could ask for gigabytes.

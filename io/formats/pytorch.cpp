@@ -966,7 +966,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
 
   const std::string top = archive_name(path) + "/";
   const std::vector<std::byte> pkl = state_dict_pickle(tensors);
-  AtomicFile out(path, opt.sync);
+  AtomicFile out(path, opt.sync, opt.file_mode);
   zip::Writer zw(out);
   // Records in current torch's order: data.pkl, format markers, byteorder,
   // the storages, then version and serialization id at the end of file.

@@ -610,7 +610,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
     refuse_overwriting_inputs(path, tensors, opt);
     std::vector<std::size_t> all(tensors.size());
     std::iota(all.begin(), all.end(), std::size_t{0});
-    AtomicFile out(path, opt.sync);
+    AtomicFile out(path, opt.sync, opt.file_mode);
     write_file(out, tensors, plan_file(tensors, std::move(all)), header_meta, progress);
     out.commit();
     return;
@@ -645,7 +645,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   std::vector<std::unique_ptr<AtomicFile>> files;
   nlohmann::json weight_map = nlohmann::json::object();  // sorted keys, as Hugging Face writes it
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    files.push_back(std::make_unique<AtomicFile>(shard_paths[g], opt.sync));
+    files.push_back(std::make_unique<AtomicFile>(shard_paths[g], opt.sync, opt.file_mode));
     write_file(*files.back(), tensors, plan_file(tensors, groups[g]), header_meta, progress);
     const std::string shard_name = fs::path(shard_paths[g]).filename().string();
     for (std::size_t i : groups[g]) weight_map[tensors[i].name] = shard_name;
@@ -653,7 +653,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   // transformers writes json.dumps(index, indent=2, sort_keys=True) + "\n".
   nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", std::move(weight_map)}};
   const std::string text = index.dump(2, ' ', true) + "\n";
-  files.push_back(std::make_unique<AtomicFile>(index_path, opt.sync));
+  files.push_back(std::make_unique<AtomicFile>(index_path, opt.sync, opt.file_mode));
   files.back()->write(text.data(), text.size());
   commit_all(files);
 }
