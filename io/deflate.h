@@ -1,8 +1,12 @@
 #pragma once
-// Raw deflate (zip method 8, zlib windowBits -15) and CRC-32, on zlib.
+// Raw deflate (zip method 8, zlib windowBits -15) and CRC-32: zlib for
+// compressing and streaming, libdeflate for whole-buffer inflating and CRC-32
+// (measured faster; see docs/compression.md). Parallel compression is in
+// io/parallel_deflate.h.
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -19,6 +23,13 @@ namespace ckpt::io {
 
 // CRC-32 of A followed by B, from crc(A), crc(B) and B's length.
 [[nodiscard]] std::uint32_t crc32_combine_any(std::uint32_t crc_a, std::uint32_t crc_b, std::uint64_t len_b) noexcept;
+
+// Members up to this size inflate whole with libdeflate into one buffer
+// (checked against the CRC before the sink sees a byte); larger ones stream
+// through zlib on a helper thread in 4 MiB chunks, so memory stays bounded.
+inline constexpr std::uint64_t kWholeInflateBytes = std::uint64_t{64} << 20;
+// Test and benchmark seam: moves that bound (0: every member streams).
+void set_whole_inflate_limit(std::uint64_t bytes) noexcept;
 
 // Inflates `in` (raw deflate) and streams the output to `sink` in chunks.
 // Throws Error(label, offset, …) when the stream is corrupt, ends early, or

@@ -381,16 +381,26 @@ std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m
 
 // ---- writing ----
 
+Writer::Writer(AtomicFile& out, unsigned threads) : out_(out), threads_(threads == 0 ? default_threads() : threads) {}
+
+// Members first: the pool joins its threads before the queue it fed is freed.
+Writer::~Writer() { pool_.reset(); }
+
 void Writer::begin_member(const std::string& name, std::uint16_t method, int level, std::uint32_t alignment,
                           std::uint32_t skew) {
   if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is already open");
   if (name.size() > 0xFFFF) throw Error(out_.destination(), out_.position(), "member name is longer than zip allows");
+  if (method != kStored && method != kDeflated)
+    throw Error(out_.destination(), out_.position(), "internal error: unsupported zip method " + std::to_string(method));
+  // A stored member, or any aligned one, is written directly: everything
+  // still in flight goes out first so the position is final.
+  const bool queued = method == kDeflated && alignment == 0;
+  if (!queued) drain(true);
   Entry e{name, method, 0};
   // Bit 11: the name is UTF-8 (set only when it is not plain ASCII, as Python does).
   if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) e.flags |= 0x0800;
-  e.local_header_offset = out_.position();
   // Version needed 20, DOS date 1980-01-01 00:00 (NumPy's ZipInfo default),
-  // sizes and CRC patched in end_member; zip64 extra with both sizes.
+  // sizes and CRC patched in finish(); zip64 extra with both sizes.
   // The padding field's own 4 bytes always come first, then as many filler
   // bytes as bring the data to the next multiple of `alignment`.
   std::size_t pad = 0;
@@ -419,30 +429,103 @@ void Writer::begin_member(const std::string& name, std::uint16_t method, int lev
     store_le<std::uint16_t>(x + 2, static_cast<std::uint16_t>(pad - 4));
     std::memset(x + 4, 'Z', pad - 4);
   }
-  out_.write(h);
-  data_start_ = out_.position();
+  entries_.push_back(std::move(e));
+  const std::size_t index = entries_.size() - 1;
+  if (queued) {
+    pending_.push_back(Pending{Pending::Kind::Header, index, std::move(h), nullptr});
+  } else {
+    Entry& w = entries_.back();
+    w.local_header_offset = out_.position();
+    out_.write(h);
+    w.data_start = out_.position();
+  }
+  deflating_ = method == kDeflated;
+  if (deflating_) {
+    if (!pool_) pool_ = std::make_unique<DeflatePool>(threads_);
+    level_ = level;
+    block_.clear();
+    dict_.clear();
+  }
   crc_ = 0;
   size_ = 0;
-  if (method == kDeflated) {
-    deflater_.emplace([this](std::span<const std::byte> b) { out_.write(b); }, level);
-  } else if (method != kStored) {
-    throw Error(out_.destination(), out_.position(), "internal error: unsupported zip method " + std::to_string(method));
-  }
-  entries_.push_back(std::move(e));
   open_ = true;
 }
 
+void Writer::submit_block(bool last) {
+  auto b = std::make_shared<DeflateBlock>();
+  b->level = level_;
+  b->last = last;
+  b->dict = dict_;
+  // The next block's dictionary: this block's tail (blocks before the last
+  // are full, so one block always holds the whole window).
+  const std::size_t keep = std::min(block_.size(), kDeflateWindowBytes);
+  dict_.assign(block_.end() - static_cast<std::ptrdiff_t>(keep), block_.end());
+  b->in = std::move(block_);
+  block_ = {};
+  pending_.push_back(Pending{Pending::Kind::Block, entries_.size() - 1, {}, b});
+  ++blocks_in_flight_;
+  pool_->submit(std::move(b));
+  // Two blocks per thread: one being compressed, one waiting, so no thread
+  // idles while the caller writes; beyond that, memory would grow instead.
+  const std::size_t cap = std::min<std::size_t>(2 * std::size_t{pool_->threads()}, 64);
+  while (blocks_in_flight_ > cap) write_front();
+  drain(false);
+}
+
+// Writes what is finished at the front of the queue; with `wait_all`, everything.
+void Writer::drain(bool wait_all) {
+  while (!pending_.empty()) {
+    const Pending& f = pending_.front();
+    if (!wait_all && f.kind == Pending::Kind::Block && !pool_->done(*f.block)) return;
+    write_front();
+  }
+}
+
+void Writer::write_front() {
+  Pending f = std::move(pending_.front());
+  pending_.pop_front();
+  Entry& e = entries_[f.entry];
+  switch (f.kind) {
+    case Pending::Kind::Header:
+      e.local_header_offset = out_.position();
+      out_.write(f.header);
+      e.data_start = out_.position();
+      break;
+    case Pending::Kind::Block:
+      pool_->wait(*f.block);
+      --blocks_in_flight_;
+      if (f.block->error) std::rethrow_exception(f.block->error);
+      out_.write(f.block->out);
+      e.crc32 = crc32_combine_any(e.crc32, f.block->crc, f.block->in_size);
+      e.size += f.block->in_size;
+      break;
+    case Pending::Kind::End:
+      e.compressed_size = out_.position() - e.data_start;
+      break;
+  }
+}
+
 void Writer::write(std::span<const std::byte> bytes) {
-  crc_ = crc32_alongside(crc_, bytes, [&] {
-    if (deflater_) deflater_->feed_unchecked(bytes);
-    else out_.write(bytes);
-  });
-  size_ += bytes.size();
+  if (!deflating_) {
+    crc_ = crc32_alongside(crc_, bytes, [&] { out_.write(bytes); });
+    size_ += bytes.size();
+    return;
+  }
+  // A block is handed out only once the next byte arrives, so the member's
+  // last block is known at end_member (it alone is final) and the cuts fall
+  // at the same offsets however the caller splits its writes.
+  while (!bytes.empty()) {
+    if (block_.size() == kDeflateBlockBytes) submit_block(false);
+    if (block_.capacity() < kDeflateBlockBytes) block_.reserve(kDeflateBlockBytes);
+    const std::size_t n = std::min(bytes.size(), kDeflateBlockBytes - block_.size());
+    block_.insert(block_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    bytes = bytes.subspan(n);
+  }
 }
 
 void Writer::write_range(const ByteSource& file, std::uint64_t offset, std::uint64_t n,
                          const std::function<void(std::uint64_t)>& step) {
-  if (deflater_ || file.native_fd() < 0) {
+  if (deflating_ || file.native_fd() < 0) {
     std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(n, kChunkBytes)));
     for (std::uint64_t done = 0; done < n;) {
       const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
@@ -480,15 +563,19 @@ void Writer::write_range(const ByteSource& file, std::uint64_t offset, std::uint
 }
 
 void Writer::end_member() {
-  if (deflater_) {
-    deflater_->finish();
-    deflater_.reset();
+  if (!open_) throw Error(out_.destination(), out_.position(), "internal error: no zip member is open");
+  open_ = false;
+  if (deflating_) {
+    deflating_ = false;
+    submit_block(true);
+    pending_.push_back(Pending{Pending::Kind::End, entries_.size() - 1, {}, nullptr});
+    drain(false);
+    return;
   }
   Entry& e = entries_.back();
   e.crc32 = crc_;
   e.size = size_;
-  e.compressed_size = out_.position() - data_start_;
-  open_ = false;
+  e.compressed_size = out_.position() - e.data_start;
 }
 
 // The local header's CRC and sizes, known only after the data. Patched for
@@ -514,6 +601,7 @@ void Writer::patch_local_header(const Entry& e) {
 
 void Writer::finish() {
   if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is still open");
+  drain(true);
   const std::uint64_t cd_offset = out_.position();
   for (const auto& e : entries_) patch_local_header(e);
   for (const auto& e : entries_) {

@@ -7,7 +7,9 @@
 // descriptors (general-purpose bit 3) on reading. No encryption, no multi-disk.
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +19,7 @@
 #include "io/byte_source.h"
 #include "io/deflate.h"
 #include "io/limits.h"
+#include "io/parallel_deflate.h"
 #include "io/tensor.h"
 
 namespace ckpt::io::zip {
@@ -65,9 +68,18 @@ void read_member(const ByteSource& src, const Member& m, const ByteSink& sink);
 // field (as NumPy and MLX write them) so members may exceed 4 GiB; sizes and
 // CRC are patched in place after the data, so no data descriptor is needed.
 // The central directory gets zip64 fields and end records only when needed.
+//
+// Deflated members compress on a pool of `threads` threads (0: the default,
+// see default_threads()) in blocks of kDeflateBlockBytes, see
+// io/parallel_deflate.h; the archive's bytes do not depend on the count.
+// The blocks of one member and of the members after it are in flight
+// together (at most two per thread), and the calling thread writes the
+// finished ones in order, so archives of many tiny members keep every
+// thread busy too. If anything throws, the destructor joins the threads.
 class Writer {
  public:
-  explicit Writer(AtomicFile& out) : out_(out) {}
+  explicit Writer(AtomicFile& out, unsigned threads = 0);
+  ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -96,11 +108,29 @@ class Writer {
     std::uint64_t compressed_size = 0;
     std::uint64_t size = 0;
     std::uint64_t local_header_offset = 0;
+    std::uint64_t data_start = 0;
+  };
+  // What the calling thread writes next, in archive order.
+  struct Pending {
+    enum class Kind : std::uint8_t { Header, Block, End } kind;
+    std::size_t entry;
+    std::vector<std::byte> header;        // Header
+    std::shared_ptr<DeflateBlock> block;  // Block
   };
   void patch_local_header(const Entry& e);
+  void submit_block(bool last);
+  void drain(bool wait_all);
+  void write_front();
   AtomicFile& out_;
+  unsigned threads_;
   std::vector<Entry> entries_;
-  std::optional<RawDeflater> deflater_;
+  std::unique_ptr<DeflatePool> pool_;  // made with the first deflated member
+  std::deque<Pending> pending_;
+  std::size_t blocks_in_flight_ = 0;
+  std::vector<std::byte> block_;  // the open deflated member's block being filled
+  std::vector<std::byte> dict_;   // the 32 KiB of that member before block_
+  int level_ = 6;
+  bool deflating_ = false;
   bool open_ = false;
   std::uint32_t crc_ = 0;
   std::uint64_t size_ = 0;
