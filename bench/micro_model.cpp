@@ -58,6 +58,21 @@ const ckpt::io::TensorInfo& q4_0_tensor() {
   return t;
 }
 
+const ckpt::io::TensorInfo& f16_tensor() {
+  static const auto t = [] {
+    const std::size_t n = kGB / 2;
+    std::vector<std::byte> b(kGB);
+    std::mt19937 rng(1);
+    std::normal_distribution<float> g(0.0f, 0.05f);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint16_t h = ckpt::io::f32_to_f16(g(rng));
+      std::memcpy(b.data() + 2 * i, &h, 2);
+    }
+    return memory_tensor(DType::F16, static_cast<std::int64_t>(n), std::move(b));
+  }();
+  return t;
+}
+
 void run_stats(benchmark::State& s, const ckpt::io::TensorInfo& t) {
   ckpt::model::StatsOptions opt;
   opt.threads = static_cast<unsigned>(s.range(0));
@@ -70,6 +85,9 @@ void run_stats(benchmark::State& s, const ckpt::io::TensorInfo& t) {
 
 void BM_StatsF32_1GB(benchmark::State& s) { run_stats(s, f32_tensor()); }
 BENCHMARK(BM_StatsF32_1GB)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_StatsF16_1GB(benchmark::State& s) { run_stats(s, f16_tensor()); }
+BENCHMARK(BM_StatsF16_1GB)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_StatsQ4_0_1GB(benchmark::State& s) { run_stats(s, q4_0_tensor()); }
 BENCHMARK(BM_StatsQ4_0_1GB)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -12,6 +12,7 @@
 #include "io/float_convert.h"
 #include "io/formats/ggml_quants.h"
 #include "io/open.h"
+#include "io/thread_pool.h"
 
 namespace ckpt::io {
 
@@ -34,46 +35,58 @@ bool is_cast_target(DType t) {
 namespace {
 
 // Streams `src` converted to `to`, a whole number of blocks at a time so that
-// chunk boundaries of the source never split an element or a block.
+// chunk boundaries of the source never split an element or a block. Each
+// batch is cut into one range of whole units per thread; every range is
+// converted in L2-sized pieces (decode to float32, encode to `to`) so the
+// float32 intermediate never goes out to memory.
 class CastData final : public TensorData {
  public:
-  CastData(std::shared_ptr<const TensorData> src, DType from, DType to)
-      : src_(std::move(src)), from_(from), to_(to) {}
+  CastData(std::shared_ptr<const TensorData> src, DType from, DType to, unsigned threads)
+      : src_(std::move(src)), from_(from), to_(to), threads_(threads) {}
 
   void stream(const ByteSink& sink) const override {
     const auto& fi = info(from_);
     const std::size_t unit_bytes = fi.block_bytes, unit_elems = fi.block_elems;
     const std::size_t out_item = item_size(to_);
-    // Work in batches of whole units, about 1 MiB of source each.
-    const std::size_t units_per_batch = std::max<std::size_t>(1, (std::size_t{1} << 20) / unit_bytes);
+    ThreadPool& pool = ThreadPool::shared();
+    const std::size_t parts = threads_ ? threads_ : pool.threads();
+    // About 1 MiB of source per thread per batch: big enough that handing the
+    // ranges to the pool costs little, small enough to stay near the cache.
+    const std::size_t units_per_batch = std::max<std::size_t>(1, (parts << 20) / unit_bytes);
+    const std::size_t batch_bytes = units_per_batch * unit_bytes;
     std::vector<std::byte> pending;
-    pending.reserve(units_per_batch * unit_bytes);
-    std::vector<float> f32(units_per_batch * unit_elems);
     std::vector<std::byte> out(units_per_batch * unit_elems * out_item);
-    auto flush_units = [&](std::size_t units) {
-      const std::size_t elems = units * unit_elems;
-      if (from_ == DType::F64 && to_ != DType::F32) {
-        convert_f64(pending.data(), elems, out.data());
+    auto convert_units = [&](const std::byte* in, std::size_t units) {
+      const Split split{units, parts};
+      auto task = [&](std::size_t k) {
+        const std::size_t u0 = split.begin(k), u1 = split.begin(k + 1);
+        convert_range(in + u0 * unit_bytes, u1 - u0, out.data() + u0 * unit_elems * out_item);
+      };
+      if (split.count() == 1 || parts == 1) {
+        for (std::size_t k = 0; k < split.count(); ++k) task(k);
       } else {
-        if (is_quantized(from_)) dequantize(from_, pending.data(), f32.data(), static_cast<std::int64_t>(elems));
-        else convert_to_f32(from_, pending.data(), f32.data(), elems);
-        convert_from_f32(to_, f32.data(), out.data(), elems);
+        pool.parallel_for(split.count(), task);
       }
-      sink(std::span<const std::byte>(out.data(), elems * out_item));
+      sink(std::span<const std::byte>(out.data(), units * unit_elems * out_item));
     };
     src_->stream([&](std::span<const std::byte> chunk) {
       while (!chunk.empty()) {
-        const std::size_t room = units_per_batch * unit_bytes - pending.size();
-        const std::size_t take = std::min(room, chunk.size());
+        // Whole batches straight from the source's buffer (or mapping) when nothing is pending.
+        if (pending.empty() && chunk.size() >= batch_bytes) {
+          convert_units(chunk.data(), units_per_batch);
+          chunk = chunk.subspan(batch_bytes);
+          continue;
+        }
+        const std::size_t take = std::min(batch_bytes - pending.size(), chunk.size());
         pending.insert(pending.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(take));
         chunk = chunk.subspan(take);
-        if (pending.size() == units_per_batch * unit_bytes) {
-          flush_units(units_per_batch);
+        if (pending.size() == batch_bytes) {
+          convert_units(pending.data(), units_per_batch);
           pending.clear();
         }
       }
     });
-    if (!pending.empty()) flush_units(pending.size() / unit_bytes);
+    if (!pending.empty()) convert_units(pending.data(), pending.size() / unit_bytes);
   }
 
   const ByteSource* source() const noexcept override { return src_->source(); }
@@ -91,6 +104,38 @@ class CastData final : public TensorData {
     std::memcpy(&f, &bits, 4);
     return f;
   }
+  // `units` whole units from `in` into `out`, in pieces whose float32 form fits in L2.
+  void convert_range(const std::byte* in, std::size_t units, std::byte* out) const {
+    const auto& fi = info(from_);
+    const std::size_t out_item = item_size(to_);
+    if (from_ == DType::F64 && to_ != DType::F32) {
+      convert_f64(in, units, out);
+      return;
+    }
+    if (to_ == DType::F32) {  // decode straight into the output
+      decode(in, units * fi.block_elems, reinterpret_cast<float*>(out));
+      return;
+    }
+    constexpr std::size_t kPieceElems = 16384;  // 64 KiB of float32
+    const std::size_t piece_units = std::max<std::size_t>(1, kPieceElems / fi.block_elems);
+    std::vector<float> f32(piece_units * fi.block_elems);
+    for (std::size_t u = 0; u < units; u += piece_units) {
+      const std::size_t n = std::min(piece_units, units - u);
+      const std::byte* src = in + u * fi.block_bytes;
+      const std::size_t elems = n * fi.block_elems;
+      // Aligned f32 sources are encoded in place; the others go through a copy.
+      if (from_ == DType::F32 && reinterpret_cast<std::uintptr_t>(src) % alignof(float) == 0)
+        convert_from_f32(to_, reinterpret_cast<const float*>(src), out + u * fi.block_elems * out_item, elems);
+      else {
+        decode(src, elems, f32.data());
+        convert_from_f32(to_, f32.data(), out + u * fi.block_elems * out_item, elems);
+      }
+    }
+  }
+  void decode(const std::byte* in, std::size_t elems, float* out) const {
+    if (is_quantized(from_)) dequantize(from_, in, out, static_cast<std::int64_t>(elems));
+    else convert_to_f32(from_, in, out, elems);
+  }
   void convert_f64(const std::byte* in, std::size_t n, std::byte* out) const {
     for (std::size_t k = 0; k < n; ++k) {
       double d;
@@ -106,6 +151,7 @@ class CastData final : public TensorData {
 
   std::shared_ptr<const TensorData> src_;
   DType from_, to_;
+  unsigned threads_;
 };
 
 std::string ext_of(Format f) {
@@ -121,7 +167,7 @@ std::string ext_of(Format f) {
 
 }  // namespace
 
-TensorInfo cast_tensor(const TensorInfo& t, DType to) {
+TensorInfo cast_tensor(const TensorInfo& t, DType to, unsigned threads) {
   if (!t.data) throw Error(t.file, t.offset, "tensor '" + t.name + "' has a type this build cannot read, so it cannot be cast");
   if (!is_cast_target(to)) throw Error("", kNoOffset, std::string("cannot cast to ") + std::string(name(to)) + "; choose float16, bfloat16, float32 or float64");
   if (is_quantized(t.dtype) && !can_dequantize(t.dtype))
@@ -129,7 +175,7 @@ TensorInfo cast_tensor(const TensorInfo& t, DType to) {
   TensorInfo out = t;
   out.dtype = to;
   out.nbytes = byte_size(to, t.numel()).value();
-  out.data = std::make_shared<CastData>(t.data, t.dtype, to);
+  out.data = std::make_shared<CastData>(t.data, t.dtype, to, threads);
   out.ggml_ne.clear();
   out.ggml_type.reset();
   out.layout_note = "cast from " + std::string(name(t.dtype));

@@ -20,8 +20,10 @@ namespace ckpt::io {
 
 // A tensor whose data are `t`'s values converted to `to` while streaming
 // (floats round to nearest-even; block types are dequantized). `t` must be a
-// floating or block-quantized tensor with readable data.
-[[nodiscard]] TensorInfo cast_tensor(const TensorInfo& t, DType to);
+// floating or block-quantized tensor with readable data. The conversion of
+// each buffer is split across `threads` threads of the shared pool (0: all of
+// them); the bytes are the same whatever the count.
+[[nodiscard]] TensorInfo cast_tensor(const TensorInfo& t, DType to, unsigned threads = 0);
 
 // The tensors to write: `cast` applied to every floating and quantized
 // tensor, then each checked against the target. Throws Error naming the first

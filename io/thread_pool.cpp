@@ -1,0 +1,100 @@
+#include "io/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+
+namespace ckpt::io {
+
+// One parallel_for call. Tasks are claimed through `next`, so whoever is
+// free takes the next one; `done` counts returns for the caller's wait.
+struct ThreadPool::Job {
+  const std::function<void(std::size_t)>* fn;
+  std::size_t tasks;
+  std::atomic<std::size_t> next{0};
+  std::size_t done = 0;  // guarded by mu
+  std::mutex mu;
+  std::condition_variable finished;
+  std::exception_ptr error;  // guarded by mu
+};
+
+ThreadPool::ThreadPool(unsigned threads) {
+  for (unsigned k = 1; k < threads; ++k) workers_.emplace_back([this] { work(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+ThreadPool& ThreadPool::shared() {
+  static ThreadPool pool(std::clamp(std::thread::hardware_concurrency(), 1u, 256u));
+  return pool;
+}
+
+void ThreadPool::run_tasks(Job& job) {
+  for (;;) {
+    const std::size_t k = job.next.fetch_add(1);
+    if (k >= job.tasks) return;
+    std::exception_ptr error;
+    try {
+      (*job.fn)(k);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::lock_guard lock(job.mu);
+    if (error && !job.error) job.error = error;
+    if (++job.done == job.tasks) job.finished.notify_all();
+  }
+}
+
+void ThreadPool::work() {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = queue_.front();
+      // Every task claimed: nobody else needs to see this job.
+      if (job->next.load() + 1 >= job->tasks) queue_.pop_front();
+    }
+    run_tasks(*job);
+  }
+}
+
+void ThreadPool::parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn) {
+  if (tasks == 0) return;
+  if (workers_.empty() || tasks == 1) {
+    for (std::size_t k = 0; k < tasks; ++k) fn(k);
+    return;
+  }
+  auto job = std::make_shared<Job>();
+  job->fn = &fn;
+  job->tasks = tasks;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(job);
+  }
+  if (tasks - 1 >= workers_.size()) wake_.notify_all();
+  else for (std::size_t k = 1; k < tasks; ++k) wake_.notify_one();
+  run_tasks(*job);
+  {
+    std::unique_lock lock(job->mu);
+    job->finished.wait(lock, [&] { return job->done == job->tasks; });
+  }
+  {
+    // Workers drop a job once its tasks are all claimed, but one may still be
+    // queued if every task was claimed here.
+    std::lock_guard lock(mu_);
+    auto it = std::find(queue_.begin(), queue_.end(), job);
+    if (it != queue_.end()) queue_.erase(it);
+  }
+  if (job->error) std::rethrow_exception(job->error);
+}
+
+}  // namespace ckpt::io

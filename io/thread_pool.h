@@ -1,0 +1,60 @@
+#pragma once
+// A fixed set of worker threads that split one piece of work into tasks, for
+// kernels (casts, dequantization) that run on buffers of a few MiB many times
+// per second, where starting threads for each buffer would cost more than the
+// work. The calling thread runs tasks too, so a pool busy with another
+// caller's work never blocks anyone: at worst the caller does all of its own.
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ckpt::io {
+
+class ThreadPool {
+ public:
+  // `threads` counts the caller: a pool of 1 has no workers and runs everything inline.
+  explicit ThreadPool(unsigned threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  [[nodiscard]] unsigned threads() const noexcept { return static_cast<unsigned>(workers_.size()) + 1; }
+
+  // Calls fn(k) for every k in [0, tasks), on the workers and the calling
+  // thread, and returns when all calls have returned. If any throw, the first
+  // exception is rethrown here once the others have finished.
+  void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn);
+
+  // The process's pool, one thread per hardware thread, started on first use.
+  static ThreadPool& shared();
+
+ private:
+  struct Job;
+  static void run_tasks(Job& job);
+  void work();
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Splits `units` whole units (elements, blocks) into at most `parts`
+// contiguous ranges of nearly equal size; range k is [begin(k), begin(k + 1)).
+struct Split {
+  std::size_t units, parts;
+  [[nodiscard]] std::size_t count() const noexcept { return std::min(std::max<std::size_t>(parts, 1), units); }
+  [[nodiscard]] std::size_t begin(std::size_t k) const noexcept {
+    const std::size_t n = count();
+    return n == 0 ? 0 : units / n * k + std::min(k, units % n);
+  }
+};
+
+}  // namespace ckpt::io
