@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   ckpt::app::add_convert(app, ctx);
   ckpt::app::add_tree(app, ctx);
   ckpt::app::add_stats(app, ctx);
+  ckpt::app::add_checksum(app, ctx);
   ckpt::app::add_show(app, ctx);
   ckpt::app::add_diff(app, ctx);
   ckpt::app::add_spec(app, ctx);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -70,11 +71,37 @@ std::string shape_text(const io::Shape& s) {
   return out + "]";
 }
 
+// A JSON string as nlohmann's dump writes it (UTF-8 kept, invalid bytes
+// replaced). Plain printable ASCII, nearly every tensor name, is copied
+// directly; anything else goes through nlohmann so the output cannot differ.
+void append_json_string(std::string& out, std::string_view s) {
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += '"';
+    out += s;
+    out += '"';
+  } else {
+    out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
+template <typename Int>
+void append_json_ints(std::string& out, const std::vector<Int>& v) {
+  out += '[';
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    fmt::format_to(std::back_inserter(out), "{}", v[i]);
+  }
+  out += ']';
+}
+
 // Written piece by piece (one small object per tensor) so that memory and
 // time stay proportional to one tensor's entry, not to a DOM of the whole file.
 void print_json(const io::Checkpoint& ck) {
   std::string out;
-  out.reserve(256 + ck.tensors.size() * 200);
+  out.reserve((std::size_t{1} << 20) + 4096);
   auto put = [&](std::string_view key, const nlohmann::ordered_json& v, bool last = false) {
     out += " ";
     out += nlohmann::json(key).dump();
@@ -104,21 +131,32 @@ void print_json(const io::Checkpoint& ck) {
   out += " \"tensors\": [\n";
   for (std::size_t k = 0; k < ck.tensors.size(); ++k) {
     const auto& t = ck.tensors[k];
-    nlohmann::ordered_json o;
-    o["name"] = t.name;
-    o["dtype"] = io::name(t.dtype);
-    o["shape"] = t.shape;
-    o["nbytes"] = t.nbytes;
-    o["file"] = t.file;
-    o["offset"] = t.offset;
-    if (!t.layout_note.empty()) o["layout"] = t.layout_note;
-    if (t.ggml_type) {
-      o["ggml_ne"] = t.ggml_ne;
-      o["ggml_type"] = *t.ggml_type;
+    // Formatted by hand, byte for byte as nlohmann's compact dump would: a
+    // DOM per tensor made listing 50,000 tensors take twice as long.
+    out += "  {\"name\":";
+    append_json_string(out, t.name);
+    out += ",\"dtype\":";
+    append_json_string(out, io::name(t.dtype));
+    out += ",\"shape\":";
+    append_json_ints(out, t.shape);
+    fmt::format_to(std::back_inserter(out), ",\"nbytes\":{},\"file\":", t.nbytes);
+    append_json_string(out, t.file);
+    fmt::format_to(std::back_inserter(out), ",\"offset\":{}", t.offset);
+    if (!t.layout_note.empty()) {
+      out += ",\"layout\":";
+      append_json_string(out, t.layout_note);
     }
-    out += "  ";
-    out += o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (t.ggml_type) {
+      out += ",\"ggml_ne\":";
+      append_json_ints(out, t.ggml_ne);
+      fmt::format_to(std::back_inserter(out), ",\"ggml_type\":{}", *t.ggml_type);
+    }
+    out += '}';
     out += k + 1 < ck.tensors.size() ? ",\n" : "\n";
+    if (out.size() >= (std::size_t{1} << 20)) {  // the listing need not sit in memory whole
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
   }
   out += " ],\n";
   put("totals", nlohmann::ordered_json{{"tensors", ck.tensors.size()}, {"parameters", ck.total_parameters()}, {"nbytes", ck.total_bytes()}}, true);

@@ -14,6 +14,7 @@ void add_info(CLI::App& app, Context& ctx);
 void add_convert(CLI::App& app, Context& ctx);
 void add_tree(CLI::App& app, Context& ctx);
 void add_stats(CLI::App& app, Context& ctx);
+void add_checksum(CLI::App& app, Context& ctx);
 void add_show(CLI::App& app, Context& ctx);
 void add_diff(CLI::App& app, Context& ctx);
 void add_spec(CLI::App& app, Context& ctx);

@@ -17,7 +17,7 @@ _ckpt() {
     cword=$COMP_CWORD
   fi
 
-  local commands="info convert tree stats show diff spec map"
+  local commands="info convert tree stats checksum show diff spec map"
   local cmd="" sub="" i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
@@ -51,6 +51,7 @@ _ckpt() {
     info) opts="--json --root --max-meta-items" ;;
     tree) opts="--depth --root --json --no-fold" ;;
     stats) opts="--bins --threads --root --json" ;;
+    checksum) opts="--threads --root --json" ;;
     show) opts="--slice --rows --cols --transpose --root --json" ;;
     spec) opts="--root -o --output" ;;
     diff) opts="--spec --map --root --values --tolerance --json --only" ;;

@@ -79,6 +79,30 @@ TEST(Cli, InfoGgufJsonHasNeAndTypes) {
   EXPECT_EQ(j["metadata_types"]["llama.context_length"], "uint32");
 }
 
+// Names are written by hand, not by a JSON DOM: every kind of character
+// must still come out exactly as nlohmann's dump writes it.
+TEST(Cli, InfoJsonEscapesNamesLikeTheJsonLibrary) {
+  test::TempDir dir;
+  const std::vector<std::string> names{"plain.weight", "quote\"d", "back\\slash", "tab\there", "ctl\x01",
+                                       "unicode.\xc3\xa9\xe2\x82\xac", "bad.\xff\xfe", "del\x7f"};
+  std::vector<io::TensorInfo> t;
+  for (std::size_t k = 0; k < names.size(); ++k)
+    t.push_back(test::random_tensor(names[k], io::DType::F32, {2}, static_cast<unsigned>(k + 1)));
+  const std::string p = dir.file("names.gguf");  // GGUF names may be any bytes
+  io::write_checkpoint(p, io::Format::Gguf, t, {}, {});
+  const auto r = ckpt_cli("info --json '" + p + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const auto& n : names) {
+    const std::string want = "{\"name\":" + nlohmann::json(n).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ",";
+    EXPECT_NE(r.out.find(want), std::string::npos) << "missing " << want;
+  }
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["tensors"].size(), names.size());
+  EXPECT_EQ(j["tensors"][1]["name"], "quote\"d");
+  EXPECT_EQ(j["tensors"][5]["name"], "unicode.\xc3\xa9\xe2\x82\xac");
+  EXPECT_EQ(j["tensors"][6]["name"], "bad.\xef\xbf\xbd\xef\xbf\xbd");  // each invalid byte → U+FFFD
+}
+
 TEST(Cli, InfoText) {
   test::TempDir dir;
   const auto p = write_sample(dir);

@@ -1,0 +1,111 @@
+// ckpt checksum: a CRC-32 of every tensor's canonical bytes (row-major,
+// little-endian, its own dtype). The same tensor gives the same checksum in
+// every format, so a conversion can be checked by comparing two listings, and
+// `zlib.crc32(array.tobytes())` in Python agrees with it.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <future>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/commands.h"
+#include "io/deflate.h"
+#include "io/error.h"
+#include "io/open.h"
+
+namespace ckpt::app {
+
+const io::TensorInfo& find_tensor(const io::Checkpoint& ck, const std::string& name);
+
+namespace {
+
+struct ChecksumArgs {
+  std::string path;
+  std::vector<std::string> names;
+  std::string root;
+  unsigned threads = 0;
+  bool json = false;
+};
+
+// Pieces of a mapped tensor are checksummed on every core: each worker
+// touches its own pages, so page faults and reads from the disk overlap too.
+std::uint32_t crc_of_span(std::span<const std::byte> bytes, unsigned threads) {
+  constexpr std::size_t kPiece = std::size_t{8} << 20;
+  const std::size_t pieces = (bytes.size() + kPiece - 1) / kPiece;
+  if (threads <= 1 || pieces <= 1) return io::crc32_update(0, bytes);
+  std::vector<std::uint32_t> crcs(pieces);
+  const unsigned n = static_cast<unsigned>(std::min<std::size_t>(threads, pieces));
+  std::vector<std::future<void>> workers;
+  workers.reserve(n);
+  for (unsigned w = 0; w < n; ++w)
+    workers.push_back(std::async(std::launch::async, [&, w] {
+      for (std::size_t k = w; k < pieces; k += n) crcs[k] = io::crc32_update(0, bytes.subspan(k * kPiece, std::min(kPiece, bytes.size() - k * kPiece)));
+    }));
+  for (auto& f : workers) f.get();
+  std::uint32_t crc = crcs[0];
+  for (std::size_t k = 1; k < pieces; ++k)
+    crc = io::crc32_combine_any(crc, crcs[k], std::min(kPiece, bytes.size() - k * kPiece));
+  return crc;
+}
+
+std::uint32_t tensor_crc(const io::TensorInfo& t, unsigned threads) {
+  if (!t.data) throw io::Error(t.file, t.offset, "tensor '" + t.name + "' has a type this build cannot read");
+  if (const auto span = t.data->contiguous()) return crc_of_span(*span, threads);
+  std::uint32_t crc = 0;
+  std::uint64_t seen = 0;
+  t.data->stream([&](std::span<const std::byte> chunk) {
+    crc = io::crc32_update(crc, chunk);
+    seen += chunk.size();
+  });
+  if (seen != t.nbytes)
+    throw io::Error(t.file, t.offset, "tensor '" + t.name + "' gave " + std::to_string(seen) + " bytes, not " + std::to_string(t.nbytes));
+  return crc;
+}
+
+int run_checksum(const ChecksumArgs& a) {
+  const auto ck = io::open_checkpoint(a.path, {a.root});
+  std::vector<const io::TensorInfo*> chosen;
+  for (const auto& n : a.names) chosen.push_back(&find_tensor(ck, n));
+  if (a.names.empty())
+    for (const auto& t : ck.tensors) chosen.push_back(&t);
+  const unsigned threads = a.threads ? std::min(a.threads, 256u) : std::max(1u, std::thread::hardware_concurrency());
+
+  auto out = nlohmann::ordered_json::array();
+  int failures = 0;
+  for (const auto* t : chosen) {
+    std::string crc_text;
+    try {
+      crc_text = fmt::format("{:08x}", tensor_crc(*t, threads));
+    } catch (const io::Error& e) {
+      if (!a.names.empty()) throw;
+      ++failures;
+      if (a.json) out.push_back({{"name", t->name}, {"dtype", io::name(t->dtype)}, {"bytes", t->nbytes}, {"error", e.sentence()}});
+      else fmt::print("{:8}  {}  ({})\n", "-", t->name, e.sentence());
+      continue;
+    }
+    if (a.json) out.push_back({{"name", t->name}, {"dtype", io::name(t->dtype)}, {"bytes", t->nbytes}, {"crc32", crc_text}});
+    else fmt::print("{}  {}\n", crc_text, t->name);
+  }
+  if (a.json) fmt::print("{}\n", out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return failures ? 2 : 0;
+}
+
+}  // namespace
+
+void add_checksum(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<ChecksumArgs>();
+  auto* cmd = app.add_subcommand("checksum", "Read every tensor in full and print the CRC-32 of its bytes (the same in every format)");
+  cmd->add_option("file", a->path, "Checkpoint file")->required();
+  cmd->add_option("names", a->names, "Tensor names (all tensors when none)");
+  cmd->add_option("--threads", a->threads, "Worker threads (0: every core)")->default_val(0);
+  cmd->add_option("--root", a->root, "Only what lies under this dotted path, with the path stripped");
+  cmd->add_flag("--json", a->json, "Print a JSON array: name, dtype, bytes, crc32 (hex) per tensor");
+  cmd->callback([a, &ctx] { ctx.exit_code = run_checksum(*a); });
+}
+
+}  // namespace ckpt::app
