@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include "io/error.h"
 #include "io/float_convert.h"
@@ -193,20 +194,23 @@ typedef int v4i __attribute__((vector_size(16)));
 #define CKPT_LOW_HALF(x) __builtin_convertvector(__builtin_shufflevector(x, x, 0, 1, 2, 3), v4d)
 #define CKPT_HIGH_HALF(x) __builtin_convertvector(__builtin_shufflevector(x, x, 4, 5, 6, 7), v4d)
 
+// Sums and squares go into four double lanes (element i into lane i % 4,
+// reduced ((l0 + l1) + l2) + l3), the order of the earlier SSE2 loop, so
+// the statistics come out bit for bit as they did before and on every CPU.
 CKPT_INLINE Moments scan_floats(const float* v, std::size_t n) {
-  const std::size_t whole = n / 8 * 8;
+  const std::size_t whole8 = n / 8 * 8, whole = n / 4 * 4;
   const float big = std::numeric_limits<float>::infinity();
   const v8f zero = {}, pos_big = zero + big;
   v8f mn = pos_big, mx = -pos_big;
-  v4d sum_lo = {}, sum_hi = {};
+  v4d sum = {};
   v8i fin = {}, zer = {}, nan = {};  // counts as negated masks; a batch is far below 2^31
-  for (std::size_t i = 0; i < whole; i += 8) {
+  for (std::size_t i = 0; i < whole8; i += 8) {
     v8f x;
     std::memcpy(&x, v + i, sizeof x);
     const v8i f = (x - x) == zero;  // -1 where finite
     const v8f xs = f ? x : zero;
-    sum_lo += CKPT_LOW_HALF(xs);
-    sum_hi += CKPT_HIGH_HALF(xs);
+    sum += CKPT_LOW_HALF(xs);
+    sum += CKPT_HIGH_HALF(xs);
     fin -= f;
     zer -= (x == zero);
     nan -= (x != x);
@@ -214,8 +218,23 @@ CKPT_INLINE Moments scan_floats(const float* v, std::size_t n) {
     mx = f ? (x > mx ? x : mx) : mx;
   }
   Moments m;
-  const v4d sum = sum_lo + sum_hi;
-  double s = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+  if (whole > whole8) {  // one group of four left for the lanes
+    v4d x = {v[whole8], v[whole8 + 1], v[whole8 + 2], v[whole8 + 3]};
+    for (int j = 0; j < 4; ++j) {
+      const bool finite = (x[j] - x[j]) == 0.0;
+      m.zeros += x[j] == 0.0;
+      m.nan += x[j] != x[j];
+      if (!finite) {
+        x[j] = 0;
+        continue;
+      }
+      ++m.n;
+      m.min = std::min(m.min, x[j]);
+      m.max = std::max(m.max, x[j]);
+    }
+    sum += x;
+  }
+  double s = sum[0] + sum[1] + sum[2] + sum[3];
   for (int j = 0; j < 8; ++j) {
     m.n += static_cast<std::uint64_t>(fin[j]);
     m.zeros += static_cast<std::uint64_t>(zer[j]);
@@ -239,8 +258,8 @@ CKPT_INLINE Moments scan_floats(const float* v, std::size_t n) {
   if (m.n == 0) return m;
   m.mean = s / static_cast<double>(m.n);
   const v4d mean = v4d{} + m.mean, dzero = {};
-  v4d sq_lo = dzero, sq_hi = dzero;
-  for (std::size_t i = 0; i < whole; i += 8) {
+  v4d sq = dzero;
+  for (std::size_t i = 0; i < whole8; i += 8) {
     v8f x;
     std::memcpy(&x, v + i, sizeof x);
     const v8i f = (x - x) == zero;
@@ -249,11 +268,18 @@ CKPT_INLINE Moments scan_floats(const float* v, std::size_t n) {
     v4d lo = CKPT_LOW_HALF(xs) - mean, hi = CKPT_HIGH_HALF(xs) - mean;
     lo = CKPT_LOW_HALF(f) != dzero ? lo : dzero;
     hi = CKPT_HIGH_HALF(f) != dzero ? hi : dzero;
-    sq_lo += lo * lo;
-    sq_hi += hi * hi;
+    sq += lo * lo;
+    sq += hi * hi;
   }
-  const v4d sq = sq_lo + sq_hi;
-  m.m2 = (sq[0] + sq[1]) + (sq[2] + sq[3]);
+  if (whole > whole8) {
+    v4d e = {};
+    for (int j = 0; j < 4; ++j) {
+      const double d = v[whole8 + static_cast<std::size_t>(j)];
+      e[j] = (d - d) == 0.0 ? d - m.mean : 0.0;
+    }
+    sq += e * e;
+  }
+  m.m2 = sq[0] + sq[1] + sq[2] + sq[3];
   for (std::size_t i = whole; i < n; ++i) {
     const double d = v[i];
     if ((d - d) == 0.0) m.m2 += (d - m.mean) * (d - m.mean);
@@ -287,13 +313,19 @@ void bin_batch(const T* v, std::size_t n, const Binning& b, std::uint64_t* hist)
 
 // The float path, eight values at a time: the bin arithmetic in double
 // exactly as bin_batch does it, non-finite values sent to the spare slot at
-// hist[bins] (which the caller ignores) instead of a branch.
-CKPT_INLINE void bin_floats(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist) {
+// index `bins` (which the caller ignores) instead of a branch. Lane j counts
+// into copy j % copies of the histogram (copies × (bins + 1) slots): runs of
+// equal values, common in quantized tensors, would otherwise wait on the
+// previous increment of the same counter.
+CKPT_INLINE void bin_floats(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist, int copies) {
   const std::size_t whole = n / 8 * 8;
   const v4d pre = v4d{} + b.pre, lo = v4d{} + b.lo, scale = v4d{} + b.scale, dzero = {};
   const v4d top = v4d{} + static_cast<double>(b.bins - 1);
   const v8f zero = {};
   const v8i spare = v8i{} + b.bins;
+  const std::size_t stride = static_cast<std::size_t>(b.bins) + 1;
+  const std::size_t lane_base[8] = {0, copies > 1 ? stride : 0, copies > 2 ? 2 * stride : 0, copies > 3 ? 3 * stride : 0,
+                                    0, copies > 1 ? stride : 0, copies > 2 ? 2 * stride : 0, copies > 3 ? 3 * stride : 0};
   for (std::size_t i = 0; i < whole; i += 8) {
     v8f x;
     std::memcpy(&x, v + i, sizeof x);
@@ -305,7 +337,8 @@ CKPT_INLINE void bin_floats(const float* v, std::size_t n, const Binning& b, std
     const v4i kl = __builtin_convertvector(xl, v4i), kh = __builtin_convertvector(xh, v4i);
     v8i k = __builtin_shufflevector(kl, kh, 0, 1, 2, 3, 4, 5, 6, 7);
     k = f ? k : spare;
-    for (int j = 0; j < 8; ++j) ++hist[k[j]];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) ++hist[lane_base[j] + static_cast<std::size_t>(k[j])];
   }
   bin_batch(v + whole, n - whole, b, hist);
 }
@@ -315,14 +348,14 @@ CKPT_INLINE void bin_floats(const float* v, std::size_t n, const Binning& b, std
 #undef CKPT_HIGH_HALF
 
 Moments scan_floats_portable(const float* v, std::size_t n) { return scan_floats(v, n); }
-void bin_floats_portable(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist) {
-  bin_floats(v, n, b, hist);
+void bin_floats_portable(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist, int copies) {
+  bin_floats(v, n, b, hist, copies);
 }
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target("avx2"))) Moments scan_floats_avx2(const float* v, std::size_t n) { return scan_floats(v, n); }
 __attribute__((target("avx2"))) void bin_floats_avx2(const float* v, std::size_t n, const Binning& b,
-                                                      std::uint64_t* hist) {
-  bin_floats(v, n, b, hist);
+                                                      std::uint64_t* hist, int copies) {
+  bin_floats(v, n, b, hist, copies);
 }
 const bool kAvx2 = [] {
   __builtin_cpu_init();
@@ -330,7 +363,9 @@ const bool kAvx2 = [] {
 }();
 #else
 Moments scan_floats_avx2(const float* v, std::size_t n) { return scan_floats(v, n); }
-void bin_floats_avx2(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist) { bin_floats(v, n, b, hist); }
+void bin_floats_avx2(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist, int copies) {
+  bin_floats(v, n, b, hist, copies);
+}
 const bool kAvx2 = false;
 #endif
 
@@ -339,14 +374,17 @@ Moments scan_batch<float>(const float* v, std::size_t n) {
   return kAvx2 ? scan_floats_avx2(v, n) : scan_floats_portable(v, n);
 }
 
+// Histogram copies per worker for the float path; one when the bins are many.
+int hist_copies(int bins) { return bins <= (1 << 16) ? 4 : 1; }
+
 template <class T>
 void bin_values(const T* v, std::size_t n, const Binning& b, std::uint64_t* hist) {
   bin_batch(v, n, b, hist);
 }
 template <>
 void bin_values<float>(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist) {
-  if (kAvx2) bin_floats_avx2(v, n, b, hist);
-  else bin_floats_portable(v, n, b, hist);
+  if (kAvx2) bin_floats_avx2(v, n, b, hist, hist_copies(b.bins));
+  else bin_floats_portable(v, n, b, hist, hist_copies(b.bins));
 }
 
 // ---- chunk delivery ----------------------------------------------------------
@@ -573,8 +611,11 @@ TensorStats stats_as(const io::TensorInfo& t, Unit unit, std::uint64_t nbytes, u
     bin.lo = s.min - 0.5;
     bin.scale = opt.bins;
   }
-  // One spare slot past the bins for the values the float path skips.
-  std::vector<std::vector<std::uint64_t>> hists(threads + 1, std::vector<std::uint64_t>(static_cast<std::size_t>(opt.bins) + 1));
+  // One spare slot past the bins for the values the float path skips, and
+  // that many slots again for each extra copy it counts into.
+  const std::size_t stride = static_cast<std::size_t>(opt.bins) + 1;
+  const std::size_t copies = std::is_same_v<T, float> ? static_cast<std::size_t>(hist_copies(opt.bins)) : 1;
+  std::vector<std::vector<std::uint64_t>> hists(threads + 1, std::vector<std::uint64_t>(stride * copies));
   walk.run([&](std::size_t, std::span<const std::byte> b, unsigned w) {
     T* v = scratch.per_worker[w].data();
     for (std::uint64_t pos = 0; pos < b.size(); pos += batch_bytes) {
@@ -586,7 +627,8 @@ TensorStats stats_as(const io::TensorInfo& t, Unit unit, std::uint64_t nbytes, u
     report(b.size() / unit.bytes * unit.elems);
   });
   for (const auto& h : hists)
-    for (std::size_t k = 0; k < s.histogram.size(); ++k) s.histogram[k] += h[k];
+    for (std::size_t c = 0; c < copies; ++c)
+      for (std::size_t k = 0; k < s.histogram.size(); ++k) s.histogram[k] += h[c * stride + k];
   return s;
 }
 

@@ -47,6 +47,7 @@ io::Shape permute_shape(const io::Shape& shape, std::span<const int> perm) {
 namespace {
 
 constexpr std::size_t kOutChunk = std::size_t{1} << 20;
+constexpr std::size_t kTransposeChunk = std::size_t{4} << 20;
 
 // The permutation reduced to what it really moves: size-1 axes removed and
 // runs of input axes that stay adjacent and in order merged into one, so that
@@ -122,25 +123,44 @@ class ChunkWriter {
 
 // Input [B, R, C] → output [B, C, R], written in output order in tiles so
 // reads along a column touch a few cache lines per row, not one per element.
+// Narrow sources (C below a tile, as in Conv2d's [O, I, H·W]) read straight
+// from the source. Wide ones copy each tile row by row into a small buffer
+// and write the output column by column from it, so every touch of the source
+// or the output uses whole cache lines at once: reading a column straight from
+// the source instead needs its lines to survive until the next column, and
+// with power-of-two row lengths (4096 floats) all of a tile's rows fall into
+// the same L1 set and evict each other. Within an output chunk the tiles
+// advance along source rows first, so each source page is visited once per chunk.
 template <std::size_t N>
 void batched_transpose(const std::byte* in, std::int64_t B, std::int64_t R, std::int64_t C, ChunkWriter& w) {
   using T = Item<N>;
-  constexpr std::int64_t kTile = 32;
+  constexpr std::int64_t kTile = N >= 16 ? 8 : static_cast<std::int64_t>(128 / N);
   const auto* src = reinterpret_cast<const T*>(in);
   const std::int64_t row_bytes = R * static_cast<std::int64_t>(N);
-  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, static_cast<std::int64_t>(kOutChunk) / row_bytes);
+  const bool wide = C >= kTile && R >= kTile;
+  const std::size_t chunk = wide ? kTransposeChunk : kOutChunk;
+  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, static_cast<std::int64_t>(chunk) / row_bytes);
+  T tile[kTile][kTile];
   for (std::int64_t b = 0; b < B; ++b) {
     const T* sb = src + b * R * C;
     for (std::int64_t c0 = 0; c0 < C; c0 += rows_per_chunk) {
       const std::int64_t c1 = std::min(C, c0 + rows_per_chunk);
       auto* out = reinterpret_cast<T*>(w.reserve(static_cast<std::size_t>((c1 - c0) * row_bytes)));
-      for (std::int64_t cb = c0; cb < c1; cb += kTile) {
-        const std::int64_t ce = std::min(c1, cb + kTile);
-        for (std::int64_t rb = 0; rb < R; rb += kTile) {
-          const std::int64_t re = std::min(R, rb + kTile);
-          for (std::int64_t c = cb; c < ce; ++c) {
+      for (std::int64_t rb = 0; rb < R; rb += kTile) {
+        const std::int64_t rn = std::min(R - rb, kTile);
+        for (std::int64_t cb = c0; cb < c1; cb += kTile) {
+          const std::int64_t cn = std::min(c1 - cb, kTile);
+          if (wide && rn == kTile && cn == kTile) {
+            for (std::int64_t r = 0; r < kTile; ++r) std::memcpy(tile[r], sb + (rb + r) * C + cb, sizeof tile[r]);
+            for (std::int64_t c = 0; c < kTile; ++c) {
+              T* o = out + (cb + c - c0) * R + rb;
+              for (std::int64_t r = 0; r < kTile; ++r) o[r] = tile[r][c];
+            }
+            continue;
+          }
+          for (std::int64_t c = cb; c < cb + cn; ++c) {
             T* o = out + (c - c0) * R;
-            for (std::int64_t r = rb; r < re; ++r) o[r] = sb[r * C + c];
+            for (std::int64_t r = rb; r < rb + rn; ++r) o[r] = sb[r * C + c];
           }
         }
       }

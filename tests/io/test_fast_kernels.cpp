@@ -3,8 +3,11 @@
 // where that is cheap to enumerate and many random ones elsewhere.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <bit>
 #include <cstring>
+#include <stdexcept>
+#include <thread>
 #include <random>
 #include <vector>
 
@@ -13,6 +16,7 @@
 #include "io/endian.h"
 #include "io/float_convert.h"
 #include "io/formats/ggml_quants.h"
+#include "io/tensor.h"
 #include "io/thread_pool.h"
 
 namespace {
@@ -154,6 +158,75 @@ TEST(FastKernels, DequantizeMatchesReference) {
       EXPECT_EQ(bad, a.size()) << io::name(t) << " with " << blocks << " blocks differs at element " << bad;
     }
   }
+}
+
+std::vector<std::byte> cast_bytes(const io::TensorInfo& t, DType to, unsigned threads) {
+  return io::read_all(io::cast_tensor(t, to, threads));
+}
+
+io::TensorInfo memory_tensor(DType dt, std::int64_t numel, std::vector<std::byte> bytes) {
+  io::TensorInfo t;
+  t.name = "x";
+  t.dtype = dt;
+  t.shape = {numel};
+  t.nbytes = bytes.size();
+  t.data = io::make_memory_data(std::move(bytes));
+  return t;
+}
+
+// The cast's batches are split into per-thread ranges; the output must not
+// depend on how many, and must be the reference conversion of each element.
+TEST(FastKernels, CastIsIndependentOfThreadCount) {
+  const std::size_t n = (std::size_t{3} << 20) + 13;  // several batches and a ragged end
+  const auto f = random_floats(n, 21);
+  std::vector<std::byte> f32(4 * n);
+  std::memcpy(f32.data(), f.data(), f32.size());
+  const auto t = memory_tensor(DType::F32, static_cast<std::int64_t>(n), f32);
+  for (DType to : {DType::F16, DType::BF16, DType::F64}) {
+    const auto one = cast_bytes(t, to, 1);
+    EXPECT_EQ(one, cast_bytes(t, to, 2)) << io::name(to);
+    EXPECT_EQ(one, cast_bytes(t, to, 7)) << io::name(to);
+    EXPECT_EQ(one, cast_bytes(t, to, 0)) << io::name(to);
+    if (to != DType::F64) {
+      std::vector<std::byte> ref(n * io::item_size(to));
+      io::detail::convert_from_f32_reference(to, f.data(), ref.data(), n);
+      EXPECT_EQ(one, ref) << io::name(to);
+    }
+  }
+  // Dequantizing casts, from blocks.
+  std::mt19937 rng(22);
+  for (DType from : {DType::Q4_0, DType::Q6_K}) {
+    const auto& ti = io::info(from);
+    const std::size_t blocks = (std::size_t{5} << 20) / ti.block_bytes + 3;
+    std::vector<std::byte> raw(blocks * ti.block_bytes);
+    for (auto& b : raw) b = std::byte(static_cast<unsigned char>(rng()));
+    const auto q = memory_tensor(from, static_cast<std::int64_t>(blocks * ti.block_elems), raw);
+    const auto one = cast_bytes(q, DType::F16, 1);
+    EXPECT_EQ(one, cast_bytes(q, DType::F16, 3)) << io::name(from);
+    std::vector<float> deq(blocks * ti.block_elems);
+    io::detail::dequantize_reference(from, raw.data(), deq.data(), static_cast<std::int64_t>(deq.size()));
+    std::vector<std::byte> ref(deq.size() * 2);
+    io::detail::convert_from_f32_reference(DType::F16, deq.data(), ref.data(), deq.size());
+    EXPECT_EQ(one, ref) << io::name(from);
+    const auto as_f32 = cast_bytes(q, DType::F32, 2);
+    ASSERT_EQ(as_f32.size(), deq.size() * 4);
+    EXPECT_EQ(std::memcmp(as_f32.data(), deq.data(), as_f32.size()), 0) << io::name(from);
+  }
+}
+
+TEST(FastKernels, ThreadPoolRunsEveryTaskOnceAndRethrows) {
+  io::ThreadPool pool(3);
+  std::vector<int> hits(1000);
+  pool.parallel_for(hits.size(), [&](std::size_t k) { ++hits[k]; });
+  for (int h : hits) ASSERT_EQ(h, 1);
+  EXPECT_THROW(pool.parallel_for(10, [](std::size_t k) { if (k == 7) throw std::runtime_error("task 7"); }),
+               std::runtime_error);
+  // Still usable afterwards, from two callers at once.
+  std::atomic<int> total{0};
+  std::thread other([&] { pool.parallel_for(500, [&](std::size_t) { ++total; }); });
+  pool.parallel_for(500, [&](std::size_t) { ++total; });
+  other.join();
+  EXPECT_EQ(total.load(), 1000);
 }
 
 }  // namespace
