@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "io/error.h"
@@ -110,6 +112,29 @@ void MappedFile::release_around(std::uint64_t pos, std::uint64_t n) const noexce
   const std::uint64_t start = pos - pos % kHuge;
   const std::uint64_t end = std::min<std::uint64_t>(size_, (pos + n + kHuge - 1) / kHuge * kHuge);
   if (end > start) advise(data_, size_, start, end - start, MADV_DONTNEED, true);
+}
+
+void BatchedHint::add(std::uint64_t pos, std::uint64_t n) noexcept {
+  // Offsets come from headers not yet validated: saturate instead of wrapping.
+  const std::uint64_t end = pos > UINT64_MAX - n ? UINT64_MAX : pos + n;
+  if (open_) {
+    const bool near = pos >= lo_ && pos <= (hi_ > UINT64_MAX - max_gap_ ? UINT64_MAX : hi_ + max_gap_);
+    if (near && end - lo_ <= max_span_) {
+      hi_ = std::max(hi_, end);
+      return;
+    }
+    flush();
+  }
+  lo_ = pos;
+  hi_ = end;
+  open_ = true;
+}
+
+void BatchedHint::flush() noexcept {
+  if (!open_) return;
+  open_ = false;
+  if (kind_ == Kind::Prefetch) src_.prefetch(lo_, hi_ - lo_);
+  else src_.release_around(lo_, hi_ - lo_);
 }
 
 }  // namespace ckpt::io

@@ -77,6 +77,30 @@ class MappedFile final : public ByteSource {
   FileId id_;
 };
 
+// Gathers the prefetch or release_around hints of many small header reads
+// that move through a file, and gives them as few, larger ranges: nearby
+// ranges (closer than `max_gap`) merge until one spans `max_span`. Listing
+// 50,000 .npz members spent half its time in one madvise per member.
+class BatchedHint {
+ public:
+  enum class Kind : std::uint8_t { Prefetch, ReleaseAround };
+  BatchedHint(const ByteSource& src, Kind kind, std::uint64_t max_gap, std::uint64_t max_span) noexcept
+      : src_(src), kind_(kind), max_gap_(max_gap), max_span_(max_span) {}
+  ~BatchedHint() { flush(); }
+  BatchedHint(const BatchedHint&) = delete;
+  BatchedHint& operator=(const BatchedHint&) = delete;
+
+  void add(std::uint64_t pos, std::uint64_t n) noexcept;
+  void flush() noexcept;
+
+ private:
+  const ByteSource& src_;
+  Kind kind_;
+  std::uint64_t max_gap_, max_span_;
+  std::uint64_t lo_ = 0, hi_ = 0;
+  bool open_ = false;
+};
+
 class MemorySource final : public ByteSource {
  public:
   MemorySource(std::vector<std::byte> bytes, std::string label)

@@ -114,9 +114,10 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-TensorInfo stored_tensor(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, std::string name) {
+TensorInfo stored_tensor(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, std::string name,
+                         BatchedHint& headers_read) {
   const npy::Header h = npy::parse_header(*src, m.data_offset, m.size);
-  src->release_around(m.data_offset, h.data_offset - m.data_offset);  // the header page, mapped just now
+  headers_read.add(m.data_offset, h.data_offset - m.data_offset);  // the header page, mapped just now
   TensorInfo t = npy::tensor_from(src, h, std::move(name));
   t.data = std::make_shared<StoredMemberData>(t.data, src, m, h.data_offset - m.data_offset, h.nbytes);
   return t;
@@ -151,6 +152,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   std::set<std::string> names;
   std::vector<std::string> ignored;
   std::size_t stored = 0, deflated = 0;
+  BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
   for (const auto& m : archive.members) {
     if (m.is_directory()) continue;
     if (!ends_with(m.name, ".npy")) {
@@ -162,7 +164,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
       throw Error(src->label(), m.local_header_offset, "the archive holds two members named '" + m.name + "'");
     try {
       if (m.method == zip::kStored) {
-        ck.tensors.push_back(stored_tensor(src, m, std::move(name)));
+        ck.tensors.push_back(stored_tensor(src, m, std::move(name), headers_read));
         ++stored;
       } else if (m.method == zip::kDeflated) {
         ck.tensors.push_back(deflated_tensor(src, m, std::move(name)));

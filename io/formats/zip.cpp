@@ -258,7 +258,11 @@ Archive read_archive(const ByteSource& src) {
 
   // Each local header sits beside its member's data, scattered through the
   // file: ask for all of them at once so a cold disk serves them in parallel.
-  for (const auto& m : a.members) src.prefetch(m.local_header_offset, kLocalSize + m.name.size() + 64);
+  {
+    BatchedHint ahead(src, BatchedHint::Kind::Prefetch, std::uint64_t{256} << 10, std::uint64_t{64} << 20);
+    for (const auto& m : a.members) ahead.add(m.local_header_offset, kLocalSize + m.name.size() + 64);
+  }
+  BatchedHint done_with(src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
 
   for (std::size_t k = 0; k < a.members.size(); ++k) {
     Member& m = a.members[k];
@@ -290,7 +294,7 @@ Archive read_archive(const ByteSource& src) {
     (void)read_zip64_extra(src, l.pos(), lextra_len, false, false, false, &zip64_local);
     m.zip64_local = zip64_local;
     m.data_offset = l.pos() + lextra_len;
-    src.release_around(m.local_header_offset, m.data_offset - m.local_header_offset);
+    done_with.add(m.local_header_offset, m.data_offset - m.local_header_offset);
 
     // Phase 6: sizes against the file and against what the method can do.
     if (m.compressed_size > end.cd_offset - m.data_offset)

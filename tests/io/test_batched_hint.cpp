@@ -1,0 +1,66 @@
+// BatchedHint: many small header hints become few ranges, in order, without
+// overflowing on offsets that headers have not yet been checked for.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "io/byte_source.h"
+
+using ckpt::io::BatchedHint;
+
+namespace {
+
+class RecordingSource final : public ckpt::io::ByteSource {
+ public:
+  [[nodiscard]] std::span<const std::byte> all() const noexcept override { return {}; }
+  [[nodiscard]] const std::string& label() const noexcept override { return label_; }
+  void prefetch(std::uint64_t pos, std::uint64_t n) const noexcept override { prefetched.emplace_back(pos, n); }
+  void release_around(std::uint64_t pos, std::uint64_t n) const noexcept override { released.emplace_back(pos, n); }
+  mutable std::vector<std::pair<std::uint64_t, std::uint64_t>> prefetched, released;
+
+ private:
+  std::string label_ = "recording";
+};
+
+using Ranges = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
+
+}  // namespace
+
+TEST(BatchedHint, MergesNearbyRangesUpToTheSpan) {
+  RecordingSource src;
+  {
+    BatchedHint h(src, BatchedHint::Kind::Prefetch, 1000, 10000);
+    for (std::uint64_t k = 0; k < 5; ++k) h.add(k * 500, 100);  // 0 … 2100: one range
+    h.add(9000, 100);                                            // gap of 6900 > 1000: a new range
+    h.add(9500, 600);                                            // merged: 9000 … 10100
+    h.add(18000, 2000);                                          // 9000 … 20000 would span 11000 > 10000
+  }
+  EXPECT_EQ(src.prefetched, (Ranges{{0, 2100}, {9000, 1100}, {18000, 2000}}));
+  EXPECT_TRUE(src.released.empty());
+}
+
+TEST(BatchedHint, GoingBackwardsStartsANewRange) {
+  RecordingSource src;
+  {
+    BatchedHint h(src, BatchedHint::Kind::ReleaseAround, 1 << 20, 1 << 20);
+    h.add(5000, 10);
+    h.add(100, 10);
+  }
+  EXPECT_EQ(src.released, (Ranges{{5000, 10}, {100, 10}}));
+}
+
+TEST(BatchedHint, SaturatesInsteadOfWrapping) {
+  RecordingSource src;
+  {
+    BatchedHint h(src, BatchedHint::Kind::Prefetch, UINT64_MAX, UINT64_MAX);
+    h.add(UINT64_MAX - 5, 100);  // an unchecked offset near the top
+    h.add(UINT64_MAX - 2, 1);
+    h.flush();
+    h.add(10, 5);
+  }
+  ASSERT_EQ(src.prefetched.size(), 2u);
+  EXPECT_EQ(src.prefetched[0], (std::pair<std::uint64_t, std::uint64_t>{UINT64_MAX - 5, 5}));
+  EXPECT_EQ(src.prefetched[1], (std::pair<std::uint64_t, std::uint64_t>{10, 5}));
+}
