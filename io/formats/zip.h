@@ -109,6 +109,7 @@ class Writer {
     std::uint64_t size = 0;
     std::uint64_t local_header_offset = 0;
     std::uint64_t data_start = 0;
+    std::uint16_t extra_len = 20;  // the zip64 extra, plus any alignment padding after it
   };
   // What the calling thread writes next, in archive order.
   struct Pending {
@@ -118,6 +119,10 @@ class Writer {
     std::shared_ptr<DeflateBlock> block;  // Block
   };
   void patch_local_header(const Entry& e);
+  // The local header from its version field to the end of its zip64 extra
+  // (padding excluded): written whole at the start, and again at the end
+  // once CRC and sizes are known, in one write per member.
+  static std::vector<std::byte> local_header_core(const Entry& e);
   void submit_block(bool last);
   void drain(bool wait_all);
   void write_front();
