@@ -404,8 +404,8 @@ TEST(ParallelInflate, Crc32IsTheZipCrc) {
   EXPECT_EQ(crc32_update(crc32_update(0, all.first(12345)), all.subspan(12345)), whole);
   EXPECT_EQ(crc32_combine_any(crc32_update(0, all.first(777)), crc32_update(0, all.subspan(777)), data.size() - 777), whole);
   int ran = 0;
-  EXPECT_EQ(crc32_alongside(0, all, [&] { ++ran; }), whole);
-  const auto big = weights(33 << 20, 2);
+  EXPECT_EQ(crc32_alongside(0, all.first(1000), [&] { ++ran; }), crc32_update(0, all.first(1000)));
+  const auto big = weights(5 << 20, 2);
   EXPECT_EQ(crc32_alongside(7, big, [&] { ++ran; }), crc32_update(7, big));
   EXPECT_EQ(ran, 2);
 }
