@@ -32,30 +32,46 @@ struct ChecksumArgs {
   bool json = false;
 };
 
-// Pieces of a mapped tensor are checksummed on every core: each worker
-// touches its own pages, so page faults and reads from the disk overlap too.
-std::uint32_t crc_of_span(std::span<const std::byte> bytes, unsigned threads) {
-  constexpr std::size_t kPiece = std::size_t{8} << 20;
-  const std::size_t pieces = (bytes.size() + kPiece - 1) / kPiece;
-  if (threads <= 1 || pieces <= 1) return io::crc32_update(0, bytes);
+constexpr std::size_t kPiece = std::size_t{8} << 20;
+
+// CRC-32s of `pieces` consecutive pieces, computed on up to `threads`
+// workers, each taking every n-th piece, then combined in order (so the
+// result does not depend on the thread count).
+template <typename PieceCrc>
+std::uint32_t crc_in_pieces(std::uint64_t size, unsigned threads, const PieceCrc& piece_crc) {
+  const std::size_t pieces = static_cast<std::size_t>((size + kPiece - 1) / kPiece);
+  auto piece_size = [&](std::size_t k) { return static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, size - k * kPiece)); };
   std::vector<std::uint32_t> crcs(pieces);
-  const unsigned n = static_cast<unsigned>(std::min<std::size_t>(threads, pieces));
+  const unsigned n = static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(threads, pieces)));
   std::vector<std::future<void>> workers;
   workers.reserve(n);
   for (unsigned w = 0; w < n; ++w)
-    workers.push_back(std::async(std::launch::async, [&, w] {
-      for (std::size_t k = w; k < pieces; k += n) crcs[k] = io::crc32_update(0, bytes.subspan(k * kPiece, std::min(kPiece, bytes.size() - k * kPiece)));
+    workers.push_back(std::async(n > 1 ? std::launch::async : std::launch::deferred, [&, w] {
+      for (std::size_t k = w; k < pieces; k += n) crcs[k] = piece_crc(w, k * kPiece, piece_size(k));
     }));
   for (auto& f : workers) f.get();
-  std::uint32_t crc = crcs[0];
-  for (std::size_t k = 1; k < pieces; ++k)
-    crc = io::crc32_combine_any(crc, crcs[k], std::min(kPiece, bytes.size() - k * kPiece));
+  std::uint32_t crc = 0;
+  for (std::size_t k = 0; k < pieces; ++k) crc = k ? io::crc32_combine_any(crc, crcs[k], piece_size(k)) : crcs[0];
   return crc;
 }
 
 std::uint32_t tensor_crc(const io::TensorInfo& t, unsigned threads) {
   if (!t.data) throw io::Error(t.file, t.offset, "tensor '" + t.name + "' has a type this build cannot read");
-  if (const auto span = t.data->contiguous()) return crc_of_span(*span, threads);
+  // One range of a file: each worker preads its pieces into its own buffer,
+  // so the disk is read from every core and nothing of the file stays
+  // resident (a mapping would add the whole tensor to our memory).
+  if (const auto r = t.data->file_range(); r && r->size > kPiece) {
+    std::vector<std::vector<std::byte>> bufs(threads);  // one per worker, sized on first use
+    return crc_in_pieces(r->size, threads, [&](unsigned worker, std::uint64_t pos, std::size_t n) {
+      auto& buf = bufs[worker];
+      if (buf.empty()) buf.resize(kPiece);
+      const std::span<std::byte> b(buf.data(), n);
+      r->file->read_at(r->offset + pos, b);
+      return io::crc32_update(0, b);
+    });
+  }
+  // Anything else streams: inflated, reordered or byte-swapped as needed, and
+  // checked against its container's own CRC (.npz members) on the way.
   std::uint32_t crc = 0;
   std::uint64_t seen = 0;
   t.data->stream([&](std::span<const std::byte> chunk) {

@@ -339,6 +339,13 @@ std::span<const std::byte> member_bytes(const ByteSource& src, const Member& m) 
 
 void read_member(const ByteSource& src, const Member& m, const ByteSink& sink) {
   const auto in = member_bytes(src, m);
+  // The member's mapped pages leave the resident set once read (the page
+  // cache keeps them), so reading a whole archive does not grow with it.
+  struct Release {
+    const ByteSource& src;
+    const Member& m;
+    ~Release() { src.release(m.data_offset, m.compressed_size); }
+  } release{src, m};
   if (m.method == kDeflated) {
     inflate_raw(in, m.size, m.crc32, sink, src.label(), m.data_offset);
     return;
