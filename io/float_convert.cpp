@@ -269,9 +269,9 @@ void detail::convert_from_f32_reference(DType to, const float* src, std::byte* d
 
 // ---- bulk conversions ---------------------------------------------------------
 //
-// GCC 12 at -O2 vectorises only loops whose trip count it can see is a
-// multiple of the vector width, so none of the element loops of the reference
-// path are vectorised (-fopt-info-vec-missed). The hot casts get explicit
+// GCC 12 at -O2 (vect-cost-model=very-cheap: no run-time alias checks, no
+// scalar remainders) vectorises none of the element loops of the reference
+// path (-fopt-info-vec-missed: byte-pointer aliasing, branches, calls). The hot casts get explicit
 // AVX2 kernels instead, compiled for that ISA alone through target attributes
 // and chosen once at run time, so the binary still runs on any x86-64 (and
 // anything else builds the portable path). f8 needs no SIMD: a table for
