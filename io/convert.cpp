@@ -49,7 +49,8 @@ class CastData final : public TensorData {
     const std::size_t unit_bytes = fi.block_bytes, unit_elems = fi.block_elems;
     const std::size_t out_item = item_size(to_);
     ThreadPool& pool = ThreadPool::shared();
-    const std::size_t parts = threads_ ? threads_ : pool.threads();
+    // Capped so a large request cannot make batches of hundreds of MiB.
+    const std::size_t parts = std::min<std::size_t>(threads_ ? threads_ : pool.threads(), 64);
     // About 1 MiB of source per thread per batch: big enough that handing the
     // ranges to the pool costs little, small enough to stay near the cache.
     const std::size_t units_per_batch = std::max<std::size_t>(1, (parts << 20) / unit_bytes);

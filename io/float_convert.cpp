@@ -1,7 +1,9 @@
 #include "io/float_convert.h"
 
+#include <atomic>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -288,7 +290,13 @@ bool cpu_has_avx2() noexcept {
 #endif
 }
 
-const bool kAvx2 = cpu_has_avx2();
+// The CPU's answer and the environment's, read once.
+bool avx2_available() noexcept {
+  static const bool ok = cpu_has_avx2() && std::getenv("CKPT_NO_AVX2") == nullptr;
+  return ok;
+}
+
+std::atomic<bool> g_allow_avx2{true};
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CKPT_X86_KERNELS 1
@@ -450,17 +458,18 @@ void f32_to_f8_bulk(DType to, const float* src, std::byte* dst, std::size_t n) {
 
 }  // namespace
 
-bool detail::uses_avx2() noexcept { return kAvx2; }
+bool detail::uses_avx2() noexcept { return g_allow_avx2.load(std::memory_order_relaxed) && avx2_available(); }
+void detail::allow_avx2(bool allowed) noexcept { g_allow_avx2.store(allowed, std::memory_order_relaxed); }
 
 void convert_to_f32(DType from, const std::byte* src, float* dst, std::size_t count) {
   if (count == 0) return;
   switch (from) {
 #ifdef CKPT_X86_KERNELS
     case DType::F16:
-      if (kAvx2) return f16_to_f32_avx2(src, dst, count);
+      if (detail::uses_avx2()) return f16_to_f32_avx2(src, dst, count);
       break;
     case DType::BF16:
-      if (kAvx2) return bf16_to_f32_avx2(src, dst, count);
+      if (detail::uses_avx2()) return bf16_to_f32_avx2(src, dst, count);
       break;
 #endif
     case DType::F8_E4M3:
@@ -483,10 +492,10 @@ void convert_from_f32(DType to, const float* src, std::byte* dst, std::size_t co
   switch (to) {
 #ifdef CKPT_X86_KERNELS
     case DType::F16:
-      if (kAvx2) return f32_to_f16_avx2(src, dst, count);
+      if (detail::uses_avx2()) return f32_to_f16_avx2(src, dst, count);
       break;
     case DType::BF16:
-      if (kAvx2) return f32_to_bf16_avx2(src, dst, count);
+      if (detail::uses_avx2()) return f32_to_bf16_avx2(src, dst, count);
       break;
 #endif
     case DType::F8_E4M3:

@@ -63,8 +63,12 @@ namespace detail {
 // must equal bit for bit (the tests compare them), and the fallback's meaning.
 void convert_to_f32_reference(DType from, const std::byte* src, float* dst, std::size_t count);
 void convert_from_f32_reference(DType to, const float* src, std::byte* dst, std::size_t count);
-// Whether this process uses the AVX2 kernels (x86-64 CPUs with AVX2 and F16C).
+// Whether this process uses the AVX2 kernels (x86-64 CPUs with AVX2 and F16C)
+// for casts, dequantization and statistics.
 [[nodiscard]] bool uses_avx2() noexcept;
+// Lets tests run the portable kernels on an AVX2 machine (process-wide).
+// The environment variable CKPT_NO_AVX2=1 does it for a whole run, whatever this says.
+void allow_avx2(bool allowed) noexcept;
 }  // namespace detail
 
 }  // namespace ckpt::io

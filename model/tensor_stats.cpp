@@ -357,21 +357,16 @@ __attribute__((target("avx2"))) void bin_floats_avx2(const float* v, std::size_t
                                                       std::uint64_t* hist, int copies) {
   bin_floats(v, n, b, hist, copies);
 }
-const bool kAvx2 = [] {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}();
 #else
 Moments scan_floats_avx2(const float* v, std::size_t n) { return scan_floats(v, n); }
 void bin_floats_avx2(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist, int copies) {
   bin_floats(v, n, b, hist, copies);
 }
-const bool kAvx2 = false;
 #endif
 
 template <>
 Moments scan_batch<float>(const float* v, std::size_t n) {
-  return kAvx2 ? scan_floats_avx2(v, n) : scan_floats_portable(v, n);
+  return io::detail::uses_avx2() ? scan_floats_avx2(v, n) : scan_floats_portable(v, n);
 }
 
 // Histogram copies per worker for the float path; one when the bins are many.
@@ -383,7 +378,7 @@ void bin_values(const T* v, std::size_t n, const Binning& b, std::uint64_t* hist
 }
 template <>
 void bin_values<float>(const float* v, std::size_t n, const Binning& b, std::uint64_t* hist) {
-  if (kAvx2) bin_floats_avx2(v, n, b, hist, hist_copies(b.bins));
+  if (io::detail::uses_avx2()) bin_floats_avx2(v, n, b, hist, hist_copies(b.bins));
   else bin_floats_portable(v, n, b, hist, hist_copies(b.bins));
 }
 

@@ -445,20 +445,15 @@ template <class K>
 __attribute__((target("avx2"))) void rows_avx2(const u8* p, float* out, std::int64_t nb) {
   for (std::int64_t k = 0; k < nb; ++k) K::run(p + k * K::kBytes, out + k * K::kElems);
 }
-bool cpu_has_avx2() noexcept {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}
 #else
 template <class K>
 void rows_avx2(const u8* p, float* out, std::int64_t nb) { rows<K>(p, out, nb); }
-bool cpu_has_avx2() noexcept { return false; }
 #endif
 
+// The same switch as the casts (io::detail::uses_avx2), so one knob selects the portable path everywhere.
 template <class K>
 RowsFn pick() {
-  static const bool avx2 = cpu_has_avx2();
-  return avx2 ? rows_avx2<K> : rows<K>;
+  return detail::uses_avx2() ? rows_avx2<K> : rows<K>;
 }
 
 RowsFn rows_for(DType t) noexcept {

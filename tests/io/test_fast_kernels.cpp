@@ -139,7 +139,31 @@ TEST(FastKernels, F32ToF8AllUpperHalves) {
 // Every block type the decoder accepts: random bytes everywhere (scales
 // included, so NaN, inf and subnormal scales are covered), 1 to 67 blocks so
 // short runs and odd counts are exercised.
+// Runs `body` on the AVX2 kernels (where the CPU has them) and on the portable ones.
+template <class F>
+void on_both_paths(F body) {
+  for (bool avx2 : {true, false}) {
+    SCOPED_TRACE(avx2 ? "AVX2 allowed" : "portable kernels");
+    io::detail::allow_avx2(avx2);
+    body();
+  }
+  io::detail::allow_avx2(true);
+}
+
+TEST(FastKernels, PortablePathMatchesReference) {
+  on_both_paths([] {
+    std::vector<std::byte> in(2 * 65536);
+    for (std::size_t i = 0; i < 65536; ++i) io::store_le(in.data() + 2 * i, static_cast<std::uint16_t>(i));
+    expect_same_to_f32(DType::F16, in, 65536);
+    expect_same_to_f32(DType::BF16, in, 65536);
+    const auto v = edge_values();
+    expect_same_from_f32(DType::F16, v);
+    expect_same_from_f32(DType::BF16, v);
+  });
+}
+
 TEST(FastKernels, DequantizeMatchesReference) {
+  on_both_paths([] {
   std::mt19937 rng(5);
   for (int k = 0; k < io::kDTypeCount; ++k) {
     const auto t = static_cast<DType>(k);
@@ -158,6 +182,7 @@ TEST(FastKernels, DequantizeMatchesReference) {
       EXPECT_EQ(bad, a.size()) << io::name(t) << " with " << blocks << " blocks differs at element " << bad;
     }
   }
+  });
 }
 
 std::vector<std::byte> cast_bytes(const io::TensorInfo& t, DType to, unsigned threads) {
