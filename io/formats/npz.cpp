@@ -123,12 +123,16 @@ TensorInfo stored_tensor(const std::shared_ptr<const ByteSource>& src, const zip
   return t;
 }
 
-TensorInfo deflated_tensor(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, std::string name) {
+TensorInfo deflated_tensor(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, std::string name,
+                           BatchedHint& headers_read) {
   // Inflate only the npy header: a first peek, then exactly its extent if it is longer.
   auto prefix = zip::read_member_prefix(*src, m, kHeaderPeek);
   const std::uint64_t extent = npy::header_extent(prefix);
   if (extent > prefix.size() && extent <= m.size && extent <= npy::kMaxHeaderBytes + 12)
     prefix = zip::read_member_prefix(*src, m, static_cast<std::size_t>(extent));
+  // The compressed pages just mapped to inflate the header (whole large
+  // folios: listing a 1 GB deflated archive left 325 MB resident).
+  headers_read.add(m.data_offset, std::min<std::uint64_t>(m.compressed_size, std::max<std::uint64_t>(extent, kHeaderPeek)));
   npy::Header h = npy::parse_header_bytes(prefix, src->label(), m.data_offset);
   const std::uint64_t after = m.size - std::min(m.size, h.data_offset);
   if (after < h.nbytes)
@@ -167,7 +171,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
         ck.tensors.push_back(stored_tensor(src, m, std::move(name), headers_read));
         ++stored;
       } else if (m.method == zip::kDeflated) {
-        ck.tensors.push_back(deflated_tensor(src, m, std::move(name)));
+        ck.tensors.push_back(deflated_tensor(src, m, std::move(name), headers_read));
         ++deflated;
       } else {
         throw Error(src->label(), m.local_header_offset, "compression method " + std::to_string(m.method) +
