@@ -17,6 +17,7 @@
 #include "io/deflate.h"
 #include "io/error.h"
 #include "io/open.h"
+#include "io/thread_pool.h"
 
 namespace ckpt::app {
 
@@ -89,7 +90,7 @@ int run_checksum(const ChecksumArgs& a) {
   for (const auto& n : a.names) chosen.push_back(&find_tensor(ck, n));
   if (a.names.empty())
     for (const auto& t : ck.tensors) chosen.push_back(&t);
-  const unsigned threads = a.threads ? std::min(a.threads, 256u) : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = std::min(a.threads ? a.threads : io::default_threads(), 256u);
 
   auto out = nlohmann::ordered_json::array();
   int failures = 0;

@@ -12,16 +12,6 @@
 
 namespace ckpt::io {
 
-unsigned default_threads() {
-  if (const char* env = std::getenv("CKPT_THREADS")) {
-    unsigned n = 0;
-    const char* end = env + std::strlen(env);
-    const auto [p, ec] = std::from_chars(env, end, n);
-    if (ec == std::errc() && p == end && n >= 1) return std::min(n, 1024u);
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 // One zlib compressor, reused from block to block: deflateInit allocates a
 // few hundred KiB, too much to pay per block of a tiny member.
 struct DeflatePool::Stream {

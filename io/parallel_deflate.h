@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "io/thread_pool.h"  // default_threads()
+
 namespace ckpt::io {
 
 // Measured in docs/compression.md: 1 MiB keeps both cores busy on members of
@@ -25,9 +27,6 @@ inline constexpr std::size_t kDeflateBlockBytes = std::size_t{1} << 20;
 // Deflate's window: what a block may refer back to in the block before it.
 inline constexpr std::size_t kDeflateWindowBytes = std::size_t{32} << 10;
 
-// Threads for parallel work: $CKPT_THREADS when it holds a number ≥ 1, else
-// every hardware thread. Read here only, so one knob governs the program.
-[[nodiscard]] unsigned default_threads();
 
 struct DeflateBlock {
   // Input, set before submit().

@@ -2,9 +2,22 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 
 namespace ckpt::io {
+
+unsigned default_threads() {
+  if (const char* env = std::getenv("CKPT_THREADS")) {
+    unsigned n = 0;
+    const char* end = env + std::strlen(env);
+    const auto [p, ec] = std::from_chars(env, end, n);
+    if (ec == std::errc() && p == end && n >= 1) return std::min(n, 1024u);
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 // One parallel_for call. Tasks are claimed through `next`, so whoever is
 // free takes the next one; `done` counts returns for the caller's wait.
@@ -32,7 +45,7 @@ ThreadPool::~ThreadPool() {
 }
 
 ThreadPool& ThreadPool::shared() {
-  static ThreadPool pool(std::clamp(std::thread::hardware_concurrency(), 1u, 256u));
+  static ThreadPool pool(std::clamp(default_threads(), 1u, 256u));
   return pool;
 }
 

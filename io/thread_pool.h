@@ -16,6 +16,11 @@
 
 namespace ckpt::io {
 
+// Threads for parallel work: $CKPT_THREADS when it holds a number ≥ 1, else
+// every hardware thread. Read here only, so one knob governs the program
+// (casts, deflate, statistics, checksums).
+[[nodiscard]] unsigned default_threads();
+
 class ThreadPool {
  public:
   // `threads` counts the caller: a pool of 1 has no workers and runs everything inline.

@@ -16,6 +16,7 @@
 #include "io/error.h"
 #include "io/float_convert.h"
 #include "io/formats/ggml_quants.h"
+#include "io/thread_pool.h"
 
 namespace ckpt::model {
 namespace {
@@ -635,7 +636,7 @@ TensorStats compute_stats(const io::TensorInfo& t, const StatsOptions& opt) {
     throw io::Error(t.file, io::kNoOffset, "the number of histogram bins must be between 1 and 16777216");
   const auto nbytes = io::byte_size(t.dtype, t.numel());
   if (!nbytes) throw io::Error(t.file, t.offset, describe(t) + " has a shape that does not fill whole blocks of its type");
-  unsigned threads = opt.threads ? opt.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = opt.threads ? opt.threads : io::default_threads();
   threads = std::min(threads, 256u);
   return wants_double(t.dtype) ? stats_as<double>(t, unit, *nbytes, threads, opt)
                                : stats_as<float>(t, unit, *nbytes, threads, opt);
