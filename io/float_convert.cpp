@@ -1,5 +1,9 @@
 #include "io/float_convert.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -284,7 +288,11 @@ namespace {
 bool cpu_has_avx2() noexcept {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  // clang 14's __builtin_cpu_supports does not know "f16c": CPUID leaf 1,
+  // ECX bit 29 says it for both compilers.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+  return __builtin_cpu_supports("avx2") && f16c;
 #else
   return false;
 #endif

@@ -139,7 +139,6 @@ class Writer {
   bool open_ = false;
   std::uint32_t crc_ = 0;
   std::uint64_t size_ = 0;
-  std::uint64_t data_start_ = 0;
 };
 
 }  // namespace ckpt::io::zip
