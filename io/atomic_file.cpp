@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -186,39 +187,96 @@ void AtomicFile::write_zeros(std::uint64_t n) {
   }
 }
 
-void AtomicFile::copy_range(int src, std::uint64_t offset, std::uint64_t n,
+namespace {
+// Pieces of 2 MiB, aligned in the source. Copying a cached 2 GB file, 2 MiB
+// pieces written from the mapping took 0.41-0.44 s (cp: 0.48 s); 4 and
+// 8 MiB pieces with MADV_POPULATE_READ were 2-5x slower on this kernel.
+constexpr std::uint64_t kCopyPiece = std::uint64_t{2} << 20;
+#ifndef MADV_POPULATE_READ
+constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14; older kernels say EINVAL and the write faults pages in
+#endif
+
+std::uint64_t page_size() {
+  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+// True when every page of [p, p+n) is in the page cache. A file mapping
+// answers for the file's cache, mapped in this process or not.
+bool cached(const std::byte* p, std::size_t n) {
+  const std::uint64_t page = page_size();
+  const auto lo = reinterpret_cast<std::uintptr_t>(p) / page * page;
+  const auto hi = (reinterpret_cast<std::uintptr_t>(p) + n + page - 1) / page * page;
+  std::array<unsigned char, kCopyPiece / 4096 + 2> vec{};
+  if ((hi - lo) / page > vec.size()) return false;
+  if (::mincore(reinterpret_cast<void*>(lo), hi - lo, vec.data()) != 0) return false;
+  for (std::size_t i = 0; i < (hi - lo) / page; ++i)
+    if (!(vec[i] & 1)) return false;
+  return true;
+}
+
+void populate(const std::byte* p, std::size_t n) {
+  const std::uint64_t page = page_size();
+  const auto lo = reinterpret_cast<std::uintptr_t>(p) / page * page;
+  const auto hi = reinterpret_cast<std::uintptr_t>(p) + n;
+  ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_READ);
+}
+}  // namespace
+
+// Copies up to `n` bytes at `offset` of `src` with copy_file_range; 0 when
+// the filesystems do not allow it (the caller then reads and writes).
+std::uint64_t AtomicFile::kernel_copy(int src, std::uint64_t offset, std::uint64_t n) {
+  while (kernel_copy_ok_) {
+    auto in = static_cast<loff_t>(offset);
+    const ssize_t got = fault::inject(fault::Op::CopyRange) ? -1 : ::copy_file_range(src, &in, fd_, nullptr, n, 0);
+    if (got > 0) return static_cast<std::uint64_t>(got);
+    if (got == 0) throw Error(dest_, pos_, "the source file ended early (was it truncated while being read?)");
+    if (errno == EINTR) continue;
+    if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM) {
+      kernel_copy_ok_ = false;  // not across these filesystems
+      break;
+    }
+    fail("cannot copy into the output file");
+  }
+  return 0;
+}
+
+void AtomicFile::copy_range(const ByteSource& src, std::uint64_t offset, std::uint64_t n,
                             const std::function<void(std::uint64_t)>& step) {
   flush();
+  const auto all = src.all();
+  if (offset > all.size() || n > all.size() - offset)
+    throw Error(dest_, pos_, "internal error: a copied range runs past the end of '" + src.label() + "'");
+  const int fd = src.native_fd();
   // Start reading the whole range now: on a cold disk the copy then finds
   // it arriving instead of waiting for one readahead window at a time.
-  ::posix_fadvise(src, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
-  constexpr std::uint64_t kPiece = std::uint64_t{64} << 20;
-  bool kernel = true;
-  std::vector<std::byte> buf;
+  if (fd >= 0) ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(n), POSIX_FADV_WILLNEED);
+  const std::uint64_t page = page_size();
+  std::uint64_t unreleased = offset;
   while (n > 0) {
-    const auto want = static_cast<std::size_t>(std::min(n, kPiece));
-    ssize_t got = -1;
-    if (kernel) {
-      auto in = static_cast<loff_t>(offset);
-      got = fault::inject(fault::Op::CopyRange) ? -1 : ::copy_file_range(src, &in, fd_, nullptr, want, 0);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM)) {
-        kernel = false;  // not across these filesystems: copy through a buffer
-        continue;
-      }
-      if (got < 0) fail("cannot copy into the output file");
-    } else {
-      buf.resize(std::min<std::size_t>(want, kBufferBytes));
-      got = ::pread(src, buf.data(), buf.size(), static_cast<off_t>(offset));
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) fail("cannot read the source file");
-      write_raw(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(got)));
+    const std::uint64_t want = std::min(n, kCopyPiece - offset % kCopyPiece);
+    const std::byte* p = all.data() + offset;
+    // Pieces in the page cache: one copy from the mapping. copy_file_range
+    // splices page by page and, when the two files' offsets differ within a
+    // page, ran at 0.55x cp (0.8-0.95 s for 2 GB vs 0.48 s). A page of a
+    // file truncated meanwhile makes write() fail with EFAULT, not a signal.
+    // Pieces not cached go to the kernel copy, whose read-ahead keeps a cold
+    // disk busy; where the filesystems refuse it, the mapping serves too.
+    std::uint64_t got = 0;
+    if (fd >= 0 && kernel_copy_ok_ && !cached(p, static_cast<std::size_t>(want))) got = kernel_copy(fd, offset, want);
+    if (got == 0) {
+      if (fd >= 0) populate(p, static_cast<std::size_t>(want));
+      write_raw(std::span<const std::byte>(p, static_cast<std::size_t>(want)));
+      got = want;
     }
-    if (got == 0) throw Error(dest_, pos_, "the source file ended early (was it truncated while being read?)");
-    offset += static_cast<std::uint64_t>(got);
-    n -= static_cast<std::uint64_t>(got);
-    pos_ += static_cast<std::uint64_t>(got);
-    if (step) step(static_cast<std::uint64_t>(got));
+    offset += got;
+    n -= got;
+    pos_ += got;
+    if (offset - unreleased >= kCopyPiece || n == 0) {
+      src.release(unreleased, (n == 0 ? offset + page - 1 : offset) / page * page - unreleased);
+      unreleased = offset / page * page;
+    }
+    if (step) step(got);
   }
 }
 
@@ -320,7 +378,7 @@ void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out
     const auto& t = progress.tensor(ahead);
     if (const auto r = t.data ? t.data->file_range() : std::nullopt) r->file->prefetch(r->offset, r->size);
   }
-  out.copy_range(range->file->native_fd(), range->offset, range->size, [&](std::uint64_t n) { progress.advance(n); });
+  out.copy_range(*range->file, range->offset, range->size, [&](std::uint64_t n) { progress.advance(n); });
 }
 
 }  // namespace ckpt::io

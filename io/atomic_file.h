@@ -49,9 +49,13 @@ class AtomicFile {
   void write(std::span<const std::byte> bytes);
   void write(const void* data, std::size_t n) { write({static_cast<const std::byte*>(data), n}); }
   void write_zeros(std::uint64_t n);
-  // Appends [offset, offset+n) of `src` (an open descriptor), copied in the
-  // kernel where the filesystems allow it; `step` is called after each piece.
-  void copy_range(int src, std::uint64_t offset, std::uint64_t n, const std::function<void(std::uint64_t)>& step);
+  // Appends [offset, offset+n) of `src`. Pieces already in the page cache
+  // are written from the source's mapping (one copy, whatever the two files'
+  // alignments); the rest go through copy_file_range so the kernel's
+  // read-ahead drives the disk. `step` is called after each piece with its
+  // size. The pages read are dropped from this process's resident set.
+  void copy_range(const ByteSource& src, std::uint64_t offset, std::uint64_t n,
+                  const std::function<void(std::uint64_t)>& step);
   // Overwrites bytes already written (zip local headers patched after the data).
   void write_at(std::uint64_t pos, std::span<const std::byte> bytes);
   [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
@@ -63,6 +67,7 @@ class AtomicFile {
  private:
   void flush();
   void write_raw(std::span<const std::byte> bytes);
+  std::uint64_t kernel_copy(int src, std::uint64_t offset, std::uint64_t n);
   [[noreturn]] void fail(const std::string& what) const;
   std::string dest_;
   std::string temp_;
@@ -71,6 +76,7 @@ class AtomicFile {
   std::vector<std::byte> buf_;
   bool committed_ = false;
   bool sync_ = true;
+  bool kernel_copy_ok_ = true;  // false once copy_file_range refused these filesystems
 };
 
 // Throws when `destination` is a file one of the tensors reads from, unless

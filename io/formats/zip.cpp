@@ -35,10 +35,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <exception>
-#include <future>
 #include <limits>
+#include <thread>
 
 #include "io/byte_reader.h"
 #include "io/checked.h"
@@ -529,11 +530,10 @@ void Writer::write(std::span<const std::byte> bytes) {
 
 void Writer::write_range(const ByteSource& file, std::uint64_t offset, std::uint64_t n,
                          const std::function<void(std::uint64_t)>& step) {
-  // Below 1 MiB a kernel copy with a checksum thread costs more than reading
-  // the bytes: 2,000 members of 1 KiB took 2,000 thread starts and 8
-  // syscalls each.
-  constexpr std::uint64_t kKernelCopyMin = std::uint64_t{1} << 20;
-  if (deflating_ || file.native_fd() < 0 || n < kKernelCopyMin) {
+  // Below 1 MiB a checksum thread costs more than reading the bytes: 2,000
+  // members of 1 KiB took 2,000 thread starts.
+  constexpr std::uint64_t kAlongsideMin = std::uint64_t{1} << 20;
+  if (deflating_ || n < kAlongsideMin) {
     std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(n, kChunkBytes)));
     for (std::uint64_t done = 0; done < n;) {
       const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
@@ -544,30 +544,41 @@ void Writer::write_range(const ByteSource& file, std::uint64_t offset, std::uint
     }
     return;
   }
-  // Pieces of 16 MiB: the kernel copies piece k while the other thread
-  // checksums it from the page cache (the copy has just brought it in).
-  constexpr std::uint64_t kPiece = std::uint64_t{16} << 20;
-  std::vector<std::byte> buf(static_cast<std::size_t>(std::min(n, kPiece)));
-  for (std::uint64_t done = 0; done < n;) {
-    const auto k = std::min(kPiece, n - done);
-    auto part = std::async(std::launch::async, [&, at = offset + done] {
-      const std::span<std::byte> b(buf.data(), static_cast<std::size_t>(k));
-      file.read_at(at, b);
-      return crc32_update(0, b);
-    });
-    std::exception_ptr copy_error;
+  // The copy runs here while a second thread checksums the same range with
+  // pread (a file truncated meanwhile is an error, never a signal).
+  std::atomic<bool> stop{false};
+  std::uint32_t range_crc = 0;
+  std::exception_ptr crc_error;
+  std::thread checksum([&] {
     try {
-      out_.copy_range(file.native_fd(), offset + done, k, nullptr);
+      std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(n, kChunkBytes)));
+      for (std::uint64_t done = 0; done < n && !stop.load(std::memory_order_relaxed);) {
+        const auto k = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - done));
+        file.read_at(offset + done, std::span<std::byte>(buf.data(), k));
+        range_crc = crc32_update(range_crc, std::span<const std::byte>(buf.data(), k));
+        done += k;
+      }
     } catch (...) {
-      copy_error = std::current_exception();
+      crc_error = std::current_exception();
     }
-    const std::uint32_t piece_crc = part.get();  // rethrows a read error
-    if (copy_error) std::rethrow_exception(copy_error);
-    crc_ = static_cast<std::uint32_t>(crc32_combine_any(crc_, piece_crc, k));
-    size_ += k;
-    done += k;
-    if (step) step(k);
+  });
+  struct Joiner {  // a failed copy stops the checksum; a finished one waits for it
+    std::atomic<bool>& stop;
+    std::thread& t;
+    bool copied = false;
+    ~Joiner() {
+      if (!copied) stop = true;
+      t.join();
+    }
+  };
+  {
+    Joiner joiner{stop, checksum};
+    out_.copy_range(file, offset, n, step);
+    joiner.copied = true;
   }
+  if (crc_error) std::rethrow_exception(crc_error);
+  crc_ = static_cast<std::uint32_t>(crc32_combine_any(crc_, range_crc, n));
+  size_ += n;
 }
 
 void Writer::end_member() {
