@@ -114,6 +114,12 @@ void MappedFile::release_around(std::uint64_t pos, std::uint64_t n) const noexce
   if (end > start) advise(data_, size_, start, end - start, MADV_DONTNEED, true);
 }
 
+void MappedFile::expect_scattered_reads(bool on) const noexcept {
+  if (!data_) return;
+  const int before = on ? scattered_.fetch_add(1) : scattered_.fetch_sub(1);
+  if (on ? before == 0 : before == 1) ::madvise(const_cast<std::byte*>(data_), size_, on ? MADV_RANDOM : MADV_NORMAL);
+}
+
 void BatchedHint::add(std::uint64_t pos, std::uint64_t n) noexcept {
   // Offsets come from headers not yet validated: saturate instead of wrapping.
   const std::uint64_t end = pos > UINT64_MAX - n ? UINT64_MAX : pos + n;

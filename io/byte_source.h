@@ -5,6 +5,8 @@
 // through a shared_ptr.
 #include <sys/types.h>
 
+#include <atomic>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -39,6 +41,11 @@ class ByteSource {
   // file the kernel caches in large folios (one touched byte can map a whole
   // folio). Only for regions nothing else is reading at the time.
   virtual void release_around(std::uint64_t /*pos*/, std::uint64_t /*n*/) const noexcept {}
+  // While any caller has it on, a page fault on the mapping reads just that
+  // page, not the device's read-around window (8 MiB on these machines): the
+  // headers of zip members lie scattered through the file, and listing a
+  // 2 GB .npz read most of it. Counted, so scopes may nest.
+  virtual void expect_scattered_reads(bool /*on*/) const noexcept {}
   // The open file descriptor behind the source, or -1 (memory). Lets
   // writers copy file ranges in the kernel and readers use pread, which
   // avoids a page fault per 4 KiB of a mapping.
@@ -67,6 +74,7 @@ class MappedFile final : public ByteSource {
   void prefetch(std::uint64_t pos, std::uint64_t n) const noexcept override;
   void release(std::uint64_t pos, std::uint64_t n) const noexcept override;
   void release_around(std::uint64_t pos, std::uint64_t n) const noexcept override;
+  void expect_scattered_reads(bool on) const noexcept override;
 
  private:
   MappedFile(std::string path, int fd, const std::byte* data, std::size_t size, FileId id);
@@ -75,6 +83,19 @@ class MappedFile final : public ByteSource {
   const std::byte* data_;
   std::size_t size_;
   FileId id_;
+  mutable std::atomic<int> scattered_{0};
+};
+
+// expect_scattered_reads(true) for the lifetime of the scope.
+class ScatteredReads {
+ public:
+  explicit ScatteredReads(const ByteSource& src) noexcept : src_(src) { src_.expect_scattered_reads(true); }
+  ~ScatteredReads() { src_.expect_scattered_reads(false); }
+  ScatteredReads(const ScatteredReads&) = delete;
+  ScatteredReads& operator=(const ScatteredReads&) = delete;
+
+ private:
+  const ByteSource& src_;
 };
 
 // Gathers the prefetch or release_around hints of many small header reads

@@ -160,6 +160,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   std::set<std::string> names;
   std::vector<std::string> ignored;
   std::size_t stored = 0, deflated = 0;
+  const ScatteredReads scattered(*src);  // the npy headers lie scattered too
   BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
   for (const auto& m : archive.members) {
     if (m.is_directory()) continue;

@@ -3,10 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "io/byte_source.h"
+#include "tests/support/support.h"
 
 using ckpt::io::BatchedHint;
 
@@ -63,4 +67,43 @@ TEST(BatchedHint, SaturatesInsteadOfWrapping) {
   ASSERT_EQ(src.prefetched.size(), 2u);
   EXPECT_EQ(src.prefetched[0], (std::pair<std::uint64_t, std::uint64_t>{UINT64_MAX - 5, 5}));
   EXPECT_EQ(src.prefetched[1], (std::pair<std::uint64_t, std::uint64_t>{10, 5}));
+}
+
+namespace {
+// The VmFlags of the mapping that holds `p`, from /proc/self/smaps ("rr" is MADV_RANDOM).
+std::string vm_flags_of(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  bool inside = false;
+  for (std::string line; std::getline(smaps, line);) {
+    std::uintptr_t lo = 0, hi = 0;
+    char dash = 0;
+    std::istringstream head(line);
+    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
+      inside = lo <= at && at < hi;
+      continue;
+    }
+    if (inside && line.rfind("VmFlags:", 0) == 0) return line;
+  }
+  return "";
+}
+}  // namespace
+
+// Listing a zip reads scattered headers through the mapping with read-around
+// off; the scopes nest, and the mapping is back to normal after the last.
+TEST(ScatteredReads, TurnsReadAroundOffWhileAnyScopeLives) {
+  ckpt::test::TempDir dir;
+  const std::string path = dir.file("f.bin");
+  ckpt::test::write_file_bytes(path, std::vector<std::byte>(1 << 16, std::byte{7}));
+  const auto file = ckpt::io::MappedFile::open(path);
+  const void* p = file->all().data();
+  ASSERT_NE(vm_flags_of(p), "") << "no VmFlags line for the mapping in /proc/self/smaps";
+  EXPECT_EQ(vm_flags_of(p).find(" rr"), std::string::npos);
+  {
+    const ckpt::io::ScatteredReads outer(*file);
+    EXPECT_NE(vm_flags_of(p).find(" rr"), std::string::npos);
+    { const ckpt::io::ScatteredReads inner(*file); }
+    EXPECT_NE(vm_flags_of(p).find(" rr"), std::string::npos) << "the inner scope ended the outer one's hint";
+  }
+  EXPECT_EQ(vm_flags_of(p).find(" rr"), std::string::npos);
 }
