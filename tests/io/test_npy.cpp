@@ -116,6 +116,40 @@ TEST(NpyHeader, TokenizesAnyKeyOrderSpacingAndTrailingCommas) {
             (Shape{3, 0, 2}));
 }
 
+// Headers in NumPy's own layout take a short road past the literal parser;
+// the same dict written any other way takes the parser. Both must agree, on
+// good headers and on the errors of bad ones.
+TEST(NpyHeader, NumpysLayoutReadsLikeAnyOther) {
+  struct Case { std::string descr, fortran, shape; };
+  const Case cases[] = {{"<f4", "False", "(2, 3)"},      {">f8", "True", "(5,)"},       {"|b1", "False", "()"},
+                        {"<V2", "False", "(3, 0, 2)"},   {"<i8", "True", "(1, 1, 1, 1, 1, 1, 1, 1)"},
+                        {"<f4", "False", "(2, -3)"},     {"<f4", "False", "(4294967296, 4294967296)"},
+                        {"<f4", "False", "(99999999999999999999,)"}, {"<f4", "False", "(123456789012345678,)"},
+                        {"<f4", "False", "(3)"},         {"<U5", "False", "(1,)"},      {"<f\\x34", "False", "(1,)"},
+                        {"<f4", "0", "(1,)"},            {"", "False", "(1,)"},         {"<f4", "False", "(1, 2,)"}};
+  const auto outcome = [](const std::string& dict) {
+    try {
+      const auto h = npy::parse_header_bytes(npy_image(dict, 0), "mem", 0);
+      std::string s = h.descr + (h.fortran_order ? " F" : " C");
+      for (auto d : h.shape) s += " " + std::to_string(d);
+      return s;
+    } catch (const Error& e) {
+      return "error: " + e.sentence();
+    }
+  };
+  for (const auto& c : cases) {
+    const std::string numpy = "{'descr': '" + c.descr + "', 'fortran_order': " + c.fortran + ", 'shape': " + c.shape + ", }";
+    const std::string other = "{'shape': " + c.shape + ", 'descr': '" + c.descr + "', 'fortran_order': " + c.fortran + "}";
+    SCOPED_TRACE(numpy);
+    const std::string a = outcome(numpy), b = outcome(other);
+    EXPECT_EQ(a, b);
+    EXPECT_FALSE(a.empty());
+  }
+  // Text after the dict is refused on either road.
+  EXPECT_THAT(describe_error(npy_image("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), } x", 16)),
+              HasSubstr("unexpected text after"));
+}
+
 TEST(NpyHeader, DescrByteOrdersAndKinds) {
   struct Case { const char* descr; DType dt; bool big; };
   const Case cases[] = {{"<f4", DType::F32, false}, {">f4", DType::F32, true},  {"=f4", DType::F32, false},

@@ -568,6 +568,15 @@ TEST(NpzErrors, BadNpyInsideMemberNamesTheMember) {
   EXPECT_THAT(describe_error(zip64_archive({{"w.npy", cut}}, false)), HasSubstr("member 'w.npy': the array needs 16 data bytes but only 4 follow"));
   EXPECT_THAT(describe_error(zip64_archive({{"w.npy", npy_image(t)}, {"w.npy", npy_image(t)}}, false)),
               HasSubstr("two members named 'w.npy'"));
+  // Of several repeated names, the first repeat in archive order is named,
+  // before a bad header that comes after it.
+  std::string bad = npy_image(t);
+  bad.replace(bad.find("<f4"), 3, "<U1");
+  const std::string ok = npy_image(t);
+  EXPECT_THAT(describe_error(zip64_archive({{"x.npy", ok}, {"y.npy", ok}, {"d/", ""}, {"y.npy", ok}, {"x.npy", ok}, {"z.npy", bad}}, false)),
+              HasSubstr("two members named 'y.npy'"));
+  EXPECT_THAT(describe_error(zip64_archive({{"x.npy", ok}, {"z.npy", bad}, {"x.npy", ok}}, false)),
+              HasSubstr("member 'z.npy': array dtype '<U1'"));
 }
 
 TEST(NpzErrors, ReaderStillWorksAfterThrowing) {
