@@ -113,20 +113,25 @@ std::uint64_t inflate_zlib(std::span<const std::byte> in, std::uint64_t expected
   return produced;
 }
 
+libdeflate_decompressor* thread_decompressor() noexcept {
+  thread_local std::unique_ptr<libdeflate_decompressor, DecompressorFree> dec;
+  if (!dec) dec.reset(::libdeflate_alloc_decompressor());
+  return dec.get();
+}
+
 // Whole member at once with libdeflate (1.5× zlib on float weights). Returns
 // false, having called nothing, when libdeflate rejects the data: zlib then
 // says exactly what is wrong (truncated, corrupt, too long).
 bool inflate_whole(std::span<const std::byte> in, std::uint64_t expected_size, std::optional<std::uint32_t> expected_crc,
                    const ByteSink& sink, const std::string& label, std::uint64_t offset) {
-  thread_local std::unique_ptr<libdeflate_decompressor, DecompressorFree> dec;
-  if (!dec) dec.reset(::libdeflate_alloc_decompressor());
+  libdeflate_decompressor* dec = thread_decompressor();
   if (!dec) return false;
   const auto n = static_cast<std::size_t>(expected_size);
   // Sized by the caller's declared size, which the ratio check bounded by
   // the compressed bytes and the whole-buffer limit bounds absolutely.
   auto out = std::make_unique_for_overwrite<std::byte[]>(std::max<std::size_t>(n, 1));
   std::size_t used_in = 0, got = 0;
-  const auto rc = ::libdeflate_deflate_decompress_ex(dec.get(), in.data(), in.size(), out.get(), n, &used_in, &got);
+  const auto rc = ::libdeflate_deflate_decompress_ex(dec, in.data(), in.size(), out.get(), n, &used_in, &got);
   if (rc == LIBDEFLATE_INSUFFICIENT_SPACE) too_long(label, offset, expected_size);
   if (rc != LIBDEFLATE_SUCCESS || got != n) return false;
   const std::span<const std::byte> all(out.get(), n);
@@ -247,6 +252,14 @@ void inflate_overlapped(std::span<const std::byte> in, std::uint64_t expected_si
 }  // namespace
 
 void set_whole_inflate_limit(std::uint64_t bytes) noexcept { g_whole_limit.store(bytes, std::memory_order_relaxed); }
+
+bool inflate_exact(std::span<const std::byte> in, std::span<std::byte> out) noexcept {
+  libdeflate_decompressor* dec = thread_decompressor();
+  if (!dec) return false;
+  std::size_t got = 0;
+  return ::libdeflate_deflate_decompress(dec, in.data(), in.size(), out.data(), out.size(), &got) == LIBDEFLATE_SUCCESS &&
+         got == out.size();
+}
 
 void inflate_raw(std::span<const std::byte> in, std::uint64_t expected_size,
                  std::optional<std::uint32_t> expected_crc, const ByteSink& sink,

@@ -38,6 +38,11 @@ void inflate_raw(std::span<const std::byte> in, std::uint64_t expected_size,
                  std::optional<std::uint32_t> expected_crc, const ByteSink& sink,
                  const std::string& label, std::uint64_t offset);
 
+// Inflates the whole raw-deflate stream `in` into exactly `out` with
+// libdeflate; false, with `out` unspecified, when the stream is not exactly
+// that long or is corrupt (the caller's zlib path then words the error).
+[[nodiscard]] bool inflate_exact(std::span<const std::byte> in, std::span<std::byte> out) noexcept;
+
 // Streaming raw-deflate compressor: feed input, compressed bytes go to the sink.
 class RawDeflater {
  public:

@@ -43,6 +43,7 @@
 
 #include "io/byte_reader.h"
 #include "io/checked.h"
+#include "io/deflate.h"
 #include "io/endian.h"
 #include "io/error.h"
 #include "io/limits.h"
@@ -377,9 +378,13 @@ std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m
   if (m.method != kDeflated)
     throw Error(src.label(), m.local_header_offset, "member '" + m.name + "' uses compression method " +
                                                         std::to_string(m.method) + "; only stored and deflated are supported");
+  std::vector<std::byte> out(want);
+  // A small member wanted whole: libdeflate, which sets up a block's tables
+  // several times faster (listing 50,000 deflated 1 KiB members spent 80 %
+  // of its time in zlib). Its failures fall to zlib, which words the error.
+  if (want == m.size && inflate_exact(in, out)) return out;
   InflatePrefix s;
   if (!s.ok) throw Error(src.label(), m.data_offset, "cannot start the deflate decoder (out of memory)");
-  std::vector<std::byte> out(want);
   s.z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
   s.z.avail_in = static_cast<uInt>(std::min<std::size_t>(in.size(), std::numeric_limits<uInt>::max()));
   s.z.next_out = reinterpret_cast<Bytef*>(out.data());

@@ -409,3 +409,22 @@ TEST(ParallelInflate, Crc32IsTheZipCrc) {
   EXPECT_EQ(crc32_alongside(7, big, [&] { ++ran; }), crc32_update(7, big));
   EXPECT_EQ(ran, 2);
 }
+
+// The whole-stream inflate that listing uses for small members: exactly the
+// bytes, or false (never a partial success) for the wrong length or damage.
+TEST(InflateExact, WholeStreamOrNothing) {
+  const auto data = weights(1152, 11);
+  const auto z = deflated(data, 6);
+  std::vector<std::byte> out(data.size());
+  ASSERT_TRUE(inflate_exact(z, out));
+  EXPECT_EQ(out, data);
+  std::vector<std::byte> shorter(data.size() - 1), longer(data.size() + 1);
+  EXPECT_FALSE(inflate_exact(z, shorter));
+  EXPECT_FALSE(inflate_exact(z, longer));
+  EXPECT_FALSE(inflate_exact(std::span<const std::byte>(z).first(z.size() / 2), out));
+  auto bad = z;
+  bad[0] = std::byte{0xFF};  // a reserved block type
+  EXPECT_FALSE(inflate_exact(bad, out));
+  std::vector<std::byte> none;
+  EXPECT_TRUE(inflate_exact(deflated(none), none));
+}
