@@ -94,7 +94,10 @@ int run_checksum(const ChecksumArgs& a) {
 
   auto out = nlohmann::ordered_json::array();
   int failures = 0;
-  for (const auto* t : chosen) {
+  for (std::size_t k = 0; k < chosen.size(); ++k) {
+    const io::TensorInfo* t = chosen[k];
+    // The next tensor may decode (inflate) on another core while this one is read.
+    if (k + 1 < chosen.size() && chosen[k + 1]->data) chosen[k + 1]->data->prepare();
     std::string crc_text;
     try {
       crc_text = fmt::format("{:08x}", tensor_crc(*t, threads));

@@ -189,8 +189,8 @@ void AtomicFile::write_zeros(std::uint64_t n) {
 
 namespace {
 // Pieces of 2 MiB, aligned in the source. Copying a cached 2 GB file, 2 MiB
-// pieces written from the mapping took 0.41-0.44 s (cp: 0.48 s); 4 and
-// 8 MiB pieces with MADV_POPULATE_READ were 2-5x slower on this kernel.
+// pieces written from the mapping took 0.41-0.44 s (cp: 0.48 s); in the same
+// series of five runs 4 MiB pieces took 0.52-2.3 s.
 constexpr std::uint64_t kCopyPiece = std::uint64_t{2} << 20;
 #ifndef MADV_POPULATE_READ
 constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14; older kernels say EINVAL and the write faults pages in
@@ -346,7 +346,8 @@ void ProgressTracker::advance(std::uint64_t bytes) {
   if (opt_.on_progress) opt_.on_progress(p_);
 }
 
-void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination) {
+void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination,
+                   std::optional<std::size_t> next) {
   const TensorInfo& t = progress.tensor(index);
   progress.begin_tensor(index);
   std::uint64_t written = 0;
@@ -354,6 +355,9 @@ void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink&
     return Error(destination, kNoOffset, "tensor '" + t.name + "' produced " + what + " bytes, expected " + std::to_string(t.nbytes));
   };
   if (!t.data) throw Error(destination, kNoOffset, "tensor '" + t.name + "' has no readable data");
+  const std::size_t ahead = next.value_or(index + 1);
+  if (ahead < progress.tensor_count() && ahead != index)
+    if (const auto& after = progress.tensor(ahead).data) after->prepare();
   t.data->stream([&](std::span<const std::byte> chunk) {
     if (chunk.size() > t.nbytes - written) throw mismatch("more than " + std::to_string(t.nbytes));
     write(chunk);
@@ -366,17 +370,18 @@ void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink&
 void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out, std::optional<std::size_t> next) {
   const TensorInfo& t = progress.tensor(index);
   const auto range = t.data ? t.data->file_range() : std::nullopt;
+  const std::size_t ahead = next.value_or(index + 1);
   if (!range || range->size != t.nbytes) {
-    stream_tensor(progress, index, [&](std::span<const std::byte> chunk) { out.write(chunk); }, out.destination());
+    stream_tensor(progress, index, [&](std::span<const std::byte> chunk) { out.write(chunk); }, out.destination(), ahead);
     return;
   }
   progress.begin_tensor(index);
   // Writers may visit tensors out of file order (safetensors sorts them):
   // let the disk fetch the next one while this one is copied.
-  const std::size_t ahead = next.value_or(index + 1);
   if (ahead < progress.tensor_count()) {
     const auto& t = progress.tensor(ahead);
     if (const auto r = t.data ? t.data->file_range() : std::nullopt) r->file->prefetch(r->offset, r->size);
+    else if (t.data) t.data->prepare();
   }
   out.copy_range(*range->file, range->offset, range->size, [&](std::uint64_t n) { progress.advance(n); });
 }

@@ -102,7 +102,10 @@ class ProgressTracker {
 // Streams tensor `index` of the tracker's list into `write`, reporting
 // progress, and throws when its data yield other than its nbytes: a writer
 // must never emit a short or long tensor.
-void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination);
+// `next` names the tensor the writer streams after this one (default:
+// index + 1); it is prepare()d first, to decode while this one is written.
+void stream_tensor(ProgressTracker& progress, std::size_t index, const ByteSink& write, const std::string& destination,
+                   std::optional<std::size_t> next = std::nullopt);
 // The same into a file: a tensor that is one range of a file is copied in the kernel.
 // `next` names the tensor the writer will copy after this one (default: index + 1), to read it ahead.
 void stream_tensor(ProgressTracker& progress, std::size_t index, AtomicFile& out,

@@ -41,6 +41,11 @@ class TensorData {
   [[nodiscard]] virtual std::optional<FileRange> file_range() const { return std::nullopt; }
   // The file this data is read from, if any (to refuse overwriting it).
   [[nodiscard]] virtual const ByteSource* source() const noexcept { return nullptr; }
+  // A hint that stream() comes soon, given while the caller is busy with the
+  // tensor before: data that must be decoded first (deflated .npz members)
+  // starts decoding on another thread, so two members inflate at once.
+  // Errors surface from stream(), worded as without the hint.
+  virtual void prepare() const {}
 };
 
 enum class Compression : std::uint8_t { None, Deflate };

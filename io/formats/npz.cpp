@@ -17,6 +17,9 @@
 #include "io/formats/npz.h"
 
 #include <algorithm>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <cstdint>
 #include <set>
 #include <string_view>
@@ -89,9 +92,40 @@ class DeflatedMemberData final : public TensorData {
   DeflatedMemberData(std::shared_ptr<const ByteSource> file, zip::Member m, npy::Header h)
       : file_(std::move(file)), m_(std::move(m)), h_(std::move(h)) {}
 
+  ~DeflatedMemberData() override {
+    std::lock_guard lock(mu_);
+    if (ready_.valid()) ready_.wait();  // the task reads this object's members
+  }
+  DeflatedMemberData(const DeflatedMemberData&) = delete;
+  DeflatedMemberData& operator=(const DeflatedMemberData&) = delete;
+
+  // Inflates the whole member on a thread of its own into one buffer, for
+  // the stream() to come. Only where that stream hands the bytes out as
+  // they are (C order, little-endian) and the member is big enough to be
+  // worth a thread and small enough for one buffer (the bound libdeflate's
+  // whole-member path already keeps).
+  void prepare() const override {
+    if (!straight() || m_.size < kPrepareMin || m_.size > kWholeInflateBytes) return;
+    std::lock_guard lock(mu_);
+    if (ready_.valid()) return;
+    ready_ = std::async(std::launch::async, [this]() -> Inflated {
+      Inflated out{std::make_unique_for_overwrite<std::byte[]>(static_cast<std::size_t>(m_.size))};
+      const std::span<std::byte> all(out.get(), static_cast<std::size_t>(m_.size));
+      const bool ok = inflate_exact(zip::member_bytes(*file_, m_), all) && crc32_update(0, all) == m_.crc32;
+      file_->release(m_.data_offset, m_.compressed_size);
+      if (!ok) out.reset();  // stream() reads it again the usual way, which words the error
+      return out;
+    });
+  }
+
   void stream(const ByteSink& sink) const override {
-    const bool reorder = h_.fortran_order && h_.shape.size() > 1;
-    if (!reorder && !h_.big_endian) {
+    if (const Inflated done = take_prepared()) {
+      const std::span<const std::byte> data(done.get() + h_.data_offset, static_cast<std::size_t>(h_.nbytes));
+      for (std::size_t pos = 0; pos < data.size(); pos += kChunkBytes)
+        sink(data.subspan(pos, std::min(kChunkBytes, data.size() - pos)));
+      return;
+    }
+    if (straight()) {
       std::uint64_t skip = h_.data_offset, left = h_.nbytes;
       zip::read_member(*file_, m_, [&](std::span<const std::byte> chunk) {
         const auto drop = std::min<std::uint64_t>(skip, chunk.size());
@@ -112,9 +146,22 @@ class DeflatedMemberData final : public TensorData {
   const ByteSource* source() const noexcept override { return file_.get(); }
 
  private:
+  using Inflated = std::unique_ptr<std::byte[]>;
+  // Below this a member inflates faster than a thread starts.
+  static constexpr std::uint64_t kPrepareMin = std::uint64_t{256} << 10;
+
+  bool straight() const { return !(h_.fortran_order && h_.shape.size() > 1) && !h_.big_endian; }
+  Inflated take_prepared() const {
+    std::lock_guard lock(mu_);
+    if (!ready_.valid()) return nullptr;
+    return ready_.get();
+  }
+
   std::shared_ptr<const ByteSource> file_;
   zip::Member m_;
   npy::Header h_;
+  mutable std::mutex mu_;
+  mutable std::future<Inflated> ready_;
 };
 
 bool ends_with(const std::string& s, std::string_view suffix) {

@@ -457,6 +457,42 @@ TEST(NpzErrors, CrcMismatchDeflatedMember) {
   }
 }
 
+// prepare() inflates a deflated member ahead on another thread: the bytes
+// are the same, and a damaged member fails with the same sentence.
+TEST(NpzDeflated, PreparedMembersReadAndFailAsUnprepared) {
+  TempDir dir;
+  const std::vector<TensorInfo> ts{ckpt::test::random_tensor("big", DType::F32, {256, 300}, 5),
+                                   ckpt::test::random_tensor("f", DType::F16, {600, 500}, 6),
+                                   ckpt::test::random_tensor("small", DType::F32, {8}, 7)};
+  WriteOptions opt;
+  opt.compress = true;
+  npz::write(dir.file("d.npz"), ts, {}, opt);
+  for (bool prepared : {false, true}) {
+    SCOPED_TRACE(prepared ? "prepared" : "not prepared");
+    const Checkpoint ck = npz::open(dir.file("d.npz"));
+    ASSERT_EQ(ck.tensors.size(), ts.size());
+    if (prepared)
+      for (const auto& t : ck.tensors) t.data->prepare();
+    for (std::size_t i = 0; i < ts.size(); ++i) EXPECT_EQ(read_all(ck.tensors[i]), read_all(ts[i])) << ts[i].name;
+  }
+  // Prepared and never read: dropping the checkpoint waits for the work.
+  { const Checkpoint ck = npz::open(dir.file("d.npz")); ck.tensors[0].data->prepare(); }
+
+  auto bytes = ckpt::test::read_file_bytes(dir.file("d.npz"));
+  const auto archive = zip::read_archive(MemorySource(bytes, "mem"));
+  const auto& m = archive.members[0];
+  ASSERT_GE(m.size, std::uint64_t{256} << 10);
+  bytes[m.data_offset + m.compressed_size / 2] ^= std::byte{0x10};
+  std::string plain, ahead;
+  for (bool prepared : {false, true}) {
+    const Checkpoint ck = from_memory(bytes);
+    if (prepared) ck.tensors[0].data->prepare();
+    (prepared ? ahead : plain) = read_error(ck.tensors[0]);
+  }
+  EXPECT_NE(plain, "(no error)");
+  EXPECT_EQ(ahead, plain);
+}
+
 namespace {
 // Offset of the first central directory header in an archive without a comment.
 std::size_t central_offset(const std::vector<std::byte>& b) {
