@@ -255,6 +255,38 @@ ValuePtr make(Kind k) {
   return v;
 }
 
+}  // namespace
+
+ValuePtr make_storage(DType dtype, std::string key, std::string location, std::uint64_t numel) {
+  auto v = make(Kind::Storage);
+  v->dtype = dtype;
+  v->torch = std::make_unique<TorchParts>();
+  v->torch->storage_key = std::move(key);
+  v->torch->storage_location = std::move(location);
+  v->torch->storage_numel = numel;
+  return v;
+}
+
+namespace {
+
+// A dict key as Python compares it. Text is viewed, not copied: it belongs
+// to the key value, which the dict keeps and which nothing changes.
+struct DictKey {
+  char tag;             // 'N' None, 'i' int (and bools, integral floats), 'f' float, 's' str, 'b' bytes
+  std::int64_t number;  // 'i': the value; 'f': the bits
+  std::string_view text;
+  bool operator==(const DictKey&) const = default;
+};
+struct DictKeyHash {
+  std::size_t operator()(const DictKey& k) const {
+    return std::hash<std::string_view>{}(k.text) ^ (std::hash<std::int64_t>{}(k.number) * 0x9e3779b97f4a7c15ull) ^
+           static_cast<std::size_t>(k.tag);
+  }
+};
+// An index entry's node: the key, the entry number, the next pointer, the
+// cached hash and a bucket.
+constexpr std::uint64_t kDictIndexEntryCost = sizeof(DictKey) + 4 * sizeof(void*);
+
 // ---- The interpreter ----
 
 class Machine {
@@ -388,13 +420,54 @@ class Machine {
   }
   // Every value costs its own memory too: a Value, make_shared's control
   // block and up to 48 bytes of stack (a vector of shared_ptr that doubles,
-  // so briefly holds three slots per value), ~400 bytes. A pickle of
-  // one-byte opcodes such as NONE or EMPTY_LIST would otherwise make that
-  // much per input byte.
-  static constexpr std::uint64_t kValueCost = sizeof(Value) + 16 + 3 * sizeof(ValuePtr);
+  // so briefly holds three slots per value), ~180 bytes; a tensor's
+  // TorchParts ~100 more. A pickle of one-byte opcodes such as EMPTY_LIST
+  // would otherwise make that much per input byte.
+  static constexpr std::uint64_t kSlotCost = 3 * sizeof(ValuePtr);
+  static constexpr std::uint64_t kValueCost = sizeof(Value) + 16 + kSlotCost;
   ValuePtr make(Kind k) {
     charge(kValueCost);
-    return pickle::make(k);
+    auto v = pickle::make(k);
+    if (k == Kind::Tensor) {
+      charge(sizeof(TorchParts));
+      v->torch = std::make_unique<TorchParts>();
+    }
+    return v;
+  }
+  // None, the bools, the empty tuple and the ints -5..256 are made once per
+  // load and then shared, as CPython shares them: a state_dict's storage
+  // offsets, strides, small sizes and requires_grad flags are mostly these,
+  // and sharing is safe because load() only ever changes lists, dicts, sets
+  // and tensors (changeable()). A reuse costs only its stack slot.
+  static constexpr std::int64_t kMinSharedInt = -5;
+  static constexpr std::int64_t kMaxSharedInt = 256;
+  ValuePtr shared(ValuePtr& slot, Kind k) {
+    if (slot) {
+      charge(kSlotCost);
+      return slot;
+    }
+    slot = make(k);
+    return slot;
+  }
+  ValuePtr none() { return shared(none_, Kind::None); }
+  ValuePtr empty_tuple() { return shared(empty_tuple_, Kind::Tuple); }
+  ValuePtr boolean(bool b) {
+    const bool fresh = !bools_[b];
+    auto v = shared(bools_[b], Kind::Bool);
+    if (fresh) v->boolean = b;
+    return v;
+  }
+  ValuePtr integer(std::int64_t i) {
+    if (i < kMinSharedInt || i > kMaxSharedInt) {
+      auto v = make(Kind::Int);
+      v->integer = i;
+      return v;
+    }
+    auto& slot = small_ints_[static_cast<std::size_t>(i - kMinSharedInt)];
+    const bool fresh = !slot;
+    auto v = shared(slot, Kind::Int);
+    if (fresh) v->integer = i;
+    return v;
   }
   void hold(Value& parent, const ValuePtr& child) {
     charge(16);
@@ -443,15 +516,37 @@ class Machine {
     return v;
   }
 
+  // Picklers number memo entries 0, 1, 2, … so a vector indexed by the
+  // number holds them; a hash map took a tenth of a large load rehashing.
+  // An index far past the entries stored so far (LONG_BINPUT 4e9) goes to a
+  // map instead, so a few bytes of input cannot make the vector huge: it
+  // stays within twice the entries stored (or kDenseMemoFloor).
+  static constexpr std::uint64_t kDenseMemoFloor = 4096;
+  ValuePtr* memo_find(std::uint64_t index) {
+    if (index < memo_dense_.size() && memo_dense_[index]) return &memo_dense_[index];
+    if (memo_sparse_.empty()) return nullptr;
+    const auto it = memo_sparse_.find(index);
+    return it == memo_sparse_.end() ? nullptr : &it->second;
+  }
   void memo_put(std::uint64_t index, ValuePtr v) {
-    if (memo_.size() >= opt_.limits.max_memo && !memo_.count(index))
+    if (ValuePtr* old = memo_find(index)) {
+      *old = std::move(v);
+      return;
+    }
+    if (memo_count_ >= opt_.limits.max_memo)
       fail("the pickle stores more than " + std::to_string(opt_.limits.max_memo) + " memo entries (the limit)");
-    memo_[index] = std::move(v);
+    if (index < std::max<std::uint64_t>(kDenseMemoFloor, 2 * memo_count_)) {
+      if (index >= memo_dense_.size()) memo_dense_.resize(static_cast<std::size_t>(index) + 1);
+      memo_dense_[index] = std::move(v);
+    } else {
+      memo_sparse_.emplace(index, std::move(v));
+    }
+    ++memo_count_;
   }
   ValuePtr memo_get(std::uint64_t index) {
-    auto it = memo_.find(index);
-    if (it == memo_.end()) fail(op() + " asks for memo entry " + std::to_string(index) + ", which was never stored");
-    return it->second;
+    const ValuePtr* v = memo_find(index);
+    if (!v) fail(op() + " asks for memo entry " + std::to_string(index) + ", which was never stored");
+    return *v;
   }
 
   std::span<const std::byte> data_;
@@ -463,32 +558,42 @@ class Machine {
   std::uint8_t op_byte_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<std::size_t> marks_;
-  std::unordered_map<std::uint64_t, ValuePtr> memo_;
+  std::vector<ValuePtr> memo_dense_;
+  std::unordered_map<std::uint64_t, ValuePtr> memo_sparse_;
+  std::uint64_t memo_count_ = 0;
+  ValuePtr none_;
+  ValuePtr empty_tuple_;
+  ValuePtr bools_[2];
+  ValuePtr small_ints_[kMaxSharedInt - kMinSharedInt + 1];
   // Per dict being filled: key → entry index, so a repeated key replaces its
   // value as in Python. Holds the dict so its address cannot be reused.
   struct DictIndex {
     ValuePtr keep;
-    std::unordered_map<std::string, std::size_t> at;
+    std::unordered_map<DictKey, std::size_t, DictKeyHash> at;
   };
   std::unordered_map<const Value*, DictIndex> dict_index_;
   // The same for attributes set by BUILD: name → index into attrs.
-  std::unordered_map<const Value*, DictIndex> attr_index_;
+  struct AttrIndex {
+    ValuePtr keep;
+    std::unordered_map<std::string, std::size_t> at;
+  };
+  std::unordered_map<const Value*, AttrIndex> attr_index_;
   std::uint64_t built_ = 0;
 };
 
 // Python hashes 1, 1.0 and True alike; scalars get a key that agrees.
-std::optional<std::string> key_of(const Value& k) {
+std::optional<DictKey> key_of(const Value& k) {
   switch (k.kind) {
-    case Kind::None: return std::string("N");
-    case Kind::Bool: return "i" + std::to_string(k.boolean ? 1 : 0);
-    case Kind::Int: return "i" + std::to_string(k.integer);
+    case Kind::None: return DictKey{'N', 0, {}};
+    case Kind::Bool: return DictKey{'i', k.boolean ? 1 : 0, {}};
+    case Kind::Int: return DictKey{'i', k.integer, {}};
     case Kind::Float:
       // Range first: casting NaN, an infinity or a value past int64 is undefined.
       if (k.real > -9.2e18 && k.real < 9.2e18 && k.real == static_cast<double>(static_cast<std::int64_t>(k.real)))
-        return "i" + std::to_string(static_cast<std::int64_t>(k.real));
-      return "f" + std::to_string(std::bit_cast<std::uint64_t>(k.real));
-    case Kind::String: return "s" + k.text;
-    case Kind::Bytes: return "b" + k.text;
+        return DictKey{'i', static_cast<std::int64_t>(k.real), {}};
+      return DictKey{'f', std::bit_cast<std::int64_t>(k.real), {}};
+    case Kind::String: return DictKey{'s', 0, k.text};
+    case Kind::Bytes: return DictKey{'b', 0, k.text};
     default: return std::nullopt;  // rare keys (tuples…): kept as written
   }
 }
@@ -498,7 +603,7 @@ void Machine::set_item(const ValuePtr& d, ValuePtr key, ValuePtr value) {
   add_to(dict, key);
   add_to(dict, value);
   if (auto k = key_of(*key)) {
-    charge(k->size());
+    charge(kDictIndexEntryCost);
     auto& idx = dict_index_[d.get()];
     if (!idx.keep) idx.keep = d;
     auto [it, fresh] = idx.at.emplace(*k, dict.entries.size());
@@ -517,17 +622,19 @@ void Machine::set_attrs(const ValuePtr& t, const ValuePtr& state) {
   // An index rather than a search of attrs: a state dict of n names would
   // otherwise cost n²/2 comparisons.
   auto& idx = attr_index_[t.get()];
+  if (!target.attrs) target.attrs = std::make_unique<std::vector<std::pair<std::string, ValuePtr>>>();
+  auto& attrs = *target.attrs;
   if (!idx.keep) {
     idx.keep = t;
-    for (std::size_t i = 0; i < target.attrs.size(); ++i) idx.at.emplace(target.attrs[i].first, i);
+    for (std::size_t i = 0; i < attrs.size(); ++i) idx.at.emplace(attrs[i].first, i);
   }
   for (const auto& [k, v] : state->entries) {
     if (k->kind != Kind::String) fail(op() + " sets an attribute named by " + std::string(kind_name(k->kind)) + "; names must be str");
     add_to(target, v);
     charge(2 * k->text.size());  // the name in attrs and in the index
-    const auto [it, fresh] = idx.at.emplace(k->text, target.attrs.size());
-    if (fresh) target.attrs.emplace_back(k->text, v);
-    else target.attrs[it->second].second = v;
+    const auto [it, fresh] = idx.at.emplace(k->text, attrs.size());
+    if (fresh) attrs.emplace_back(k->text, v);
+    else attrs[it->second].second = v;
   }
 }
 
@@ -582,17 +689,18 @@ ValuePtr Machine::rebuild_tensor(const std::vector<ValuePtr>& args, bool v2) {
   const auto& storage = arg(fn, args, 0, Kind::Storage);
   const auto& offset = arg(fn, args, 1, Kind::Int);
   auto t = make(Kind::Tensor);
-  t->size = int_sequence(fn, args[2], "size");
-  t->stride = int_sequence(fn, args[3], "stride");
-  charge(8 * (t->size.size() + t->stride.size()));
-  if (t->size.size() != t->stride.size())
-    fail(op() + " calls " + fn + " with " + std::to_string(t->size.size()) + " sizes but " +
-         std::to_string(t->stride.size()) + " strides");
+  TorchParts& tp = *t->torch;
+  tp.size = int_sequence(fn, args[2], "size");
+  tp.stride = int_sequence(fn, args[3], "stride");
+  charge(8 * (tp.size.size() + tp.stride.size()));
+  if (tp.size.size() != tp.stride.size())
+    fail(op() + " calls " + fn + " with " + std::to_string(tp.size.size()) + " sizes but " +
+         std::to_string(tp.stride.size()) + " strides");
   if (offset->integer < 0) fail(op() + " calls " + fn + " with a negative storage offset");
-  t->storage_offset = offset->integer;
-  t->requires_grad = v2 ? arg(fn, args, 4, Kind::Bool)->boolean : false;
+  tp.storage_offset = offset->integer;
+  tp.requires_grad = v2 ? arg(fn, args, 4, Kind::Bool)->boolean : false;
   t->dtype = storage->dtype;
-  t->storage = storage;
+  tp.storage = storage;
   hold(*t, storage);
   return t;
 }
@@ -601,15 +709,17 @@ ValuePtr Machine::as_parameter(const ValuePtr& tensor, bool requires_grad) {
   // A copy without the attributes (copying them only to drop them would cost
   // their number on every call).
   auto p = make(Kind::Tensor);
+  const TorchParts& from = *tensor->torch;
+  TorchParts& to = *p->torch;
   p->dtype = tensor->dtype;
-  p->storage = tensor->storage;
-  p->storage_offset = tensor->storage_offset;
-  p->size = tensor->size;
-  p->stride = tensor->stride;
+  to.storage = from.storage;
+  to.storage_offset = from.storage_offset;
+  to.size = from.size;
+  to.stride = from.stride;
   p->height = tensor->height;
-  charge(8 * (p->size.size() + p->stride.size()));
-  p->is_parameter = true;
-  p->requires_grad = requires_grad;
+  charge(8 * (to.size.size() + to.stride.size()));
+  to.is_parameter = true;
+  to.requires_grad = requires_grad;
   return p;
 }
 
@@ -718,7 +828,7 @@ ValuePtr Machine::call(const ValuePtr& fn, const std::vector<ValuePtr>& args) {
       if (type->text != "torch.Tensor" && type->text != "torch.nn.parameter.Parameter")
         fail(op() + " calls " + name + " with the type " + type->text + "; only torch.Tensor and Parameter are allowed");
       auto t = call(func, inner->items);
-      if (type->text == "torch.nn.parameter.Parameter" && !t->is_parameter) t = as_parameter(t, t->requires_grad);
+      if (type->text == "torch.nn.parameter.Parameter" && !t->torch->is_parameter) t = as_parameter(t, t->torch->requires_grad);
       if (args[3]->kind == Kind::Dict) set_attrs(t, args[3]);
       return t;
     }
@@ -788,7 +898,7 @@ ValuePtr Machine::run(std::size_t* consumed) {
       case Op::PUT: memo_put(static_cast<std::uint64_t>(decimal(line("memo index"), "memo index")), top()); break;
       case Op::BINPUT: memo_put(fixed<std::uint8_t>("memo index"), top()); break;
       case Op::LONG_BINPUT: memo_put(fixed<std::uint32_t>("memo index"), top()); break;
-      case Op::MEMOIZE: memo_put(memo_.size(), top()); break;
+      case Op::MEMOIZE: memo_put(memo_count_, top()); break;
       case Op::GET: {
         const auto i = decimal(line("memo index"), "memo index");
         if (i < 0) fail("GET asks for a negative memo index");
@@ -799,54 +909,39 @@ ValuePtr Machine::run(std::size_t* consumed) {
       case Op::LONG_BINGET: push(memo_get(fixed<std::uint32_t>("memo index"))); break;
 
       // -- plain values --
-      case Op::NONE: push(make(Kind::None)); break;
-      case Op::NEWTRUE:
-      case Op::NEWFALSE: {
-        auto v = make(Kind::Bool);
-        v->boolean = static_cast<Op>(op_byte_) == Op::NEWTRUE;
-        push(std::move(v));
-        break;
-      }
+      case Op::NONE: push(none()); break;
+      case Op::NEWTRUE: push(boolean(true)); break;
+      case Op::NEWFALSE: push(boolean(false)); break;
       case Op::INT: {
         const std::string s = line("number");
         // Protocol 0 writes booleans as INT 01 and 00.
         if (s == "00" || s == "01") {
-          auto v = make(Kind::Bool);
-          v->boolean = s == "01";
-          push(std::move(v));
+          push(boolean(s == "01"));
           break;
         }
-        auto v = make(Kind::Int);
-        v->integer = decimal(s, "number");
-        push(std::move(v));
+        push(integer(decimal(s, "number")));
         break;
       }
       case Op::LONG: {
         std::string s = line("number");
         if (!s.empty() && s.back() == 'L') s.pop_back();
-        auto v = make(Kind::Int);
-        v->integer = decimal(s, "number");
-        push(std::move(v));
+        push(integer(decimal(s, "number")));
         break;
       }
       case Op::BININT:
       case Op::BININT1:
       case Op::BININT2: {
-        auto v = make(Kind::Int);
         const Op o = static_cast<Op>(op_byte_);
-        v->integer = o == Op::BININT    ? fixed<std::int32_t>("value")
-                     : o == Op::BININT1 ? fixed<std::uint8_t>("value")
-                                        : fixed<std::uint16_t>("value");
-        push(std::move(v));
+        push(integer(o == Op::BININT    ? fixed<std::int32_t>("value")
+                             : o == Op::BININT1 ? fixed<std::uint8_t>("value")
+                                                : fixed<std::uint16_t>("value")));
         break;
       }
       case Op::LONG1:
       case Op::LONG4: {
         const std::uint64_t n = static_cast<Op>(op_byte_) == Op::LONG1 ? fixed<std::uint8_t>("length")
                                                                        : fixed<std::uint32_t>("length");
-        auto v = make(Kind::Int);
-        v->integer = long_bytes(take(length(n), "digits"));
-        push(std::move(v));
+        push(integer(long_bytes(take(length(n), "digits"))));
         break;
       }
       case Op::FLOAT: {
@@ -971,7 +1066,7 @@ ValuePtr Machine::run(std::size_t* consumed) {
       }
 
       // -- containers --
-      case Op::EMPTY_TUPLE: push(make(Kind::Tuple)); break;
+      case Op::EMPTY_TUPLE: push(empty_tuple()); break;
       case Op::EMPTY_LIST: push(make(Kind::List)); break;
       case Op::EMPTY_DICT: push(make(Kind::Dict)); break;
       case Op::EMPTY_SET: push(make(Kind::Set)); break;

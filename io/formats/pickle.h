@@ -30,22 +30,16 @@ enum class Kind : std::uint8_t {
 struct Value;
 using ValuePtr = std::shared_ptr<Value>;
 
-struct Value {
-  Kind kind = Kind::None;
-  bool boolean = false;
-  std::int64_t integer = 0;
-  double real = 0;
-  std::string text;                                     // String (UTF-8), Bytes, Global
-  std::vector<ValuePtr> items;                          // Tuple, List, Set
-  std::vector<std::pair<ValuePtr, ValuePtr>> entries;   // Dict, in insertion order
-  std::vector<std::pair<std::string, ValuePtr>> attrs;  // set by BUILD (e.g. OrderedDict._metadata)
-  DType dtype = DType::U8;                              // TorchDType, StorageType, Storage, Tensor
-
+// The parts only a Storage or a Tensor has. They live outside Value so the
+// hundreds of thousands of ints, strings and tuples of a large state_dict do
+// not each carry them (a Value with them inline is ~300 bytes, without ~100).
+struct TorchParts {
   // Storage: a reference the caller's persistent_load made.
   std::string storage_key;
   std::string storage_location;
   std::uint64_t storage_numel = 0;  // in elements of `dtype`
   std::shared_ptr<const TensorData> storage_data;  // optional: the storage's raw bytes, set by the caller
+  std::uint64_t storage_tag = 0;  // optional: whatever the caller needs to find the storage's bytes again
 
   // Tensor: a view of `storage`.
   ValuePtr storage;
@@ -54,33 +48,59 @@ struct Value {
   std::vector<std::int64_t> stride;  // elements
   bool requires_grad = false;
   bool is_parameter = false;
+};
 
+// What load() returns is read-only: one None, True, False, empty tuple and
+// int from -5 to 256 stands for all of its occurrences in a load (as in
+// CPython), so changing one would change them all.
+struct Value {
+  Kind kind = Kind::None;
+  bool boolean = false;
+  DType dtype = DType::U8;                              // TorchDType, StorageType, Storage, Tensor
   // load()'s own bookkeeping, kept on the value so it costs no lookup:
   // `height` is the longest chain of values below this one (checked against
   // Limits::max_depth, so walking or destroying a result never recurses
   // deeper than that); `held` is set once another value contains it, after
   // which load() refuses to change it (that is how it rules out cycles).
-  std::uint32_t height = 0;
   bool held = false;
+  std::uint32_t height = 0;
+  std::int64_t integer = 0;
+  double real = 0;
+  std::string text;                                     // String (UTF-8), Bytes, Global
+  std::vector<ValuePtr> items;                          // Tuple, List, Set
+  std::vector<std::pair<ValuePtr, ValuePtr>> entries;   // Dict, in insertion order
+  // Set by BUILD (e.g. OrderedDict._metadata); null until then, which is
+  // nearly always.
+  std::unique_ptr<std::vector<std::pair<std::string, ValuePtr>>> attrs;
+  // Storage and Tensor values always have it (load() and make_storage() see
+  // to that); every other kind has none.
+  std::unique_ptr<TorchParts> torch;
 };
+
+// A Storage value, for a persistent_load to return.
+[[nodiscard]] ValuePtr make_storage(DType dtype, std::string key, std::string location, std::uint64_t numel);
 
 struct Limits {
   std::size_t max_depth = 1000;          // nesting of containers / stack marks
   std::size_t max_memo = 10'000'000;     // memo entries
   std::uint64_t max_length = std::uint64_t{1} << 32;  // one string/bytes object, and what is left in the input
   std::size_t max_stack = 50'000'000;    // values on the stack
-  // What load() builds, in bytes: every value made (~400 bytes each: the
-  // Value, its shared_ptr block and its stack slot), 16 per container item, dict entry or
-  // attribute, 8 per tensor size or stride, and every byte of text copied
-  // (dict keys indexed, bytes(x)), summed over the whole load. At most
+  // What load() builds, in bytes: every value made (~180 bytes each: the
+  // Value, its shared_ptr block and its stack slot; a tensor ~100 more), the
+  // stack slot of each reuse of a shared None, bool, small int or empty
+  // tuple, 16 per container item, dict entry or attribute, ~56 per dict key
+  // indexed, 8 per tensor size or stride, and every byte of text copied
+  // (attribute names, bytes(x)), summed over the whole load. At most
   // max_built_per_byte per byte of input plus max_built_floor, which bounds
-  // the heap a load can take. torch.save's state_dict pickles measure 45-95
-  // per byte (one value per ~8 bytes); a list of small ints (BININT1, two
-  // bytes per ~400-byte value) ~210, which must still load. A pickle of
-  // one-byte opcodes (NONE, EMPTY_LIST) would make ~400 per byte, and calls
-  // such as list(x), bytes(x) or a tensor rebuild copy what a 2-byte memo
-  // fetch names, so without this a 60 KB pickle could ask for gigabytes.
-  std::uint64_t max_built_per_byte = 256;
+  // the heap a load can take. torch.save's state_dict pickles measure 20-30
+  // per byte; the densest real pickle, a list of empty lists in protocol 4
+  // (']' and MEMOIZE: two bytes per value), ~100, which must still load. A
+  // pickle of one-byte value opcodes (EMPTY_LIST, EMPTY_DICT) makes ~180 per
+  // byte and is refused, and calls such as list(x), bytes(x) or a tensor
+  // rebuild copy what a 2-byte memo fetch names, so without this a 60 KB
+  // pickle could ask for gigabytes. (128, down from 256 when a Value was
+  // ~300 bytes: the same values and the same refusals, half the heap bound.)
+  std::uint64_t max_built_per_byte = 128;
   std::uint64_t max_built_floor = std::uint64_t{16} << 20;
 };
 

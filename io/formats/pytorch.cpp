@@ -45,6 +45,9 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -106,8 +109,9 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 bool is_text(const ValuePtr& v) { return v && (v->kind == Kind::String || v->kind == Kind::Bytes); }
 
 // ---------------------------------------------------------------------------
-// Where each storage's bytes are. Keyed by the Storage value persistent_load
-// returned, so tensors find theirs through their `storage` pointer.
+// Where each storage's bytes are. The Storage value persistent_load returns
+// carries its index in Context::refs as its storage_tag, so tensors find
+// theirs through their `storage` pointer without a lookup.
 
 struct StorageRef {
   std::string key;          // the member / root key, for messages and sharing notes
@@ -117,13 +121,14 @@ struct StorageRef {
   // Legacy views: the root key and the view's byte offset inside it.
   std::uint64_t view_byte_offset = 0;
   bool resolved = false;
+  const Value* value = nullptr;  // the Storage value whose tag points here
 };
 
 struct Context {
   std::shared_ptr<const ByteSource> src;
   std::uint64_t pickle_offset = 0;  // for errors raised inside persistent_load
   bool big_endian = false;
-  std::map<const Value*, StorageRef> refs;
+  std::vector<StorageRef> refs;
 };
 
 // The storage id fields common to both formats.
@@ -158,15 +163,7 @@ StorageId parse_storage_id(const Context& cx, const ValuePtr& pid, std::size_t w
   return id;
 }
 
-ValuePtr make_storage(const StorageId& id) {
-  auto v = std::make_shared<Value>();
-  v->kind = Kind::Storage;
-  v->dtype = id.dtype;
-  v->storage_key = id.key;
-  v->storage_location = id.location;
-  v->storage_numel = id.numel;
-  return v;
-}
+ValuePtr make_storage(const StorageId& id) { return pickle::make_storage(id.dtype, id.key, id.location, id.numel); }
 
 std::uint64_t storage_bytes(const Context& cx, const StorageId& id) {
   const auto b = checked_mul(id.numel, item_size(id.dtype));
@@ -319,9 +316,15 @@ class Flattener {
     const auto per_byte = checked_mul(pickle_bytes, kFlattenPerPickleByte);
     const auto budget = per_byte ? checked_add(*per_byte, kFlattenFloor) : std::nullopt;
     budget_ = budget.value_or(~std::uint64_t{0});
+    // Nearly every storage is one tensor's; sizing the tables up front
+    // spares rehashing them as they grow.
+    names_.reserve(cx_.refs.size());
+    storage_user_.reserve(cx_.refs.size());
+    ck_.tensors.reserve(ck_.tensors.size() + cx_.refs.size());
   }
 
-  void walk(const ValuePtr& v, const std::string& path, std::size_t depth) {
+  // `path` by value: a tensor's path becomes its name without a copy.
+  void walk(const ValuePtr& v, std::string path, std::size_t depth) {
     if (depth > kMaxDepth) throw Error(cx_.src->label(), kNoOffset, "the saved object nests deeper than " + std::to_string(kMaxDepth) + " levels");
     // Tensor names and metadata keys are paths through the saved object.
     if (path.size() > kMaxNameBytes)
@@ -330,21 +333,22 @@ class Flattener {
     charge(256 + path.size());
     if (is_plain(v)) {
       charge(text_cost(v));
-      ck_.metadata.push_back({path, scalar_meta(v)});
+      ck_.metadata.push_back({std::move(path), scalar_meta(v)});
       return;
     }
     switch (v->kind) {
       case Kind::Tensor:
-        tensor(v, path);
+        tensor(v, std::move(path));
         return;
       case Kind::Dict:
-        for (const auto& [k, val] : v->entries) walk(val, join(path, key_text(k)), depth + 1);
+        for (const auto& [k, val] : v->entries)
+          walk(val, k && k->kind == Kind::String ? join(path, k->text) : join(path, key_text(k)), depth + 1);
         return;
       case Kind::Tuple: case Kind::List: case Kind::Set: {
         charge(16 * v->items.size());
         if (std::all_of(v->items.begin(), v->items.end(), is_plain)) {
           for (const auto& e : v->items) charge(text_cost(e));
-          ck_.metadata.push_back({path, list_meta(v)});
+          ck_.metadata.push_back({std::move(path), list_meta(v)});
           return;
         }
         for (std::size_t i = 0; i < v->items.size(); ++i) walk(v->items[i], join(path, std::to_string(i)), depth + 1);
@@ -352,10 +356,10 @@ class Flattener {
       }
       case Kind::Storage:
         // A bare storage (torch.save(tensor.storage())): a flat 1-d tensor of it.
-        storage_tensor(v, path);
+        storage_tensor(v, std::move(path));
         return;
       default:
-        ck_.metadata.push_back({path, MetaValue::string(json_ish(v))});
+        ck_.metadata.push_back({std::move(path), MetaValue::string(json_ish(v))});
         return;
     }
   }
@@ -381,34 +385,35 @@ class Flattener {
   }
 
   const StorageRef& ref_of(const ValuePtr& storage, const std::string& name) const {
-    const auto it = storage ? cx_.refs.find(storage.get()) : cx_.refs.end();
-    if (it == cx_.refs.end() || !it->second.resolved)
+    const auto tag = storage && storage->torch ? storage->torch->storage_tag : cx_.refs.size();
+    if (tag >= cx_.refs.size() || cx_.refs[tag].value != storage.get() || !cx_.refs[tag].resolved)
       throw Error(cx_.src->label(), kNoOffset, "tensor " + q(name) + " refers to a storage the file does not hold");
-    return it->second;
+    return cx_.refs[tag];
   }
 
-  void tensor(const ValuePtr& v, const std::string& name) {
-    const StorageRef& ref = ref_of(v->storage, name);
+  void tensor(const ValuePtr& v, std::string name) {
+    const pickle::TorchParts& tp = *v->torch;
+    const StorageRef& ref = ref_of(tp.storage, name);
     // Typed storages fix the dtype; an UntypedStorage (U8) takes the tensor's.
     const DType dtype = ref.dtype == DType::U8 ? v->dtype : ref.dtype;
     if (!is_elementwise(dtype) || info(dtype).torch.empty())
       throw Error(cx_.src->label(), ref.offset, "tensor " + q(name) + " has dtype " + std::string(io::name(dtype)) + ", which is not a PyTorch dtype");
-    if (v->stride.size() != v->size.size())
-      throw Error(cx_.src->label(), ref.offset, "tensor " + q(name) + " has " + std::to_string(v->size.size()) + " dimensions but " +
-                                                   std::to_string(v->stride.size()) + " strides");
-    add(name, dtype, v->size, v->stride, v->storage_offset, ref);
+    if (tp.stride.size() != tp.size.size())
+      throw Error(cx_.src->label(), ref.offset, "tensor " + q(name) + " has " + std::to_string(tp.size.size()) + " dimensions but " +
+                                                   std::to_string(tp.stride.size()) + " strides");
+    add(std::move(name), dtype, tp.size, tp.stride, tp.storage_offset, ref);
   }
 
-  void storage_tensor(const ValuePtr& v, const std::string& name) {
+  void storage_tensor(const ValuePtr& v, std::string name) {
     const StorageRef& ref = ref_of(v, name);
     const std::int64_t n = static_cast<std::int64_t>(ref.bytes / item_size(ref.dtype));
-    add(name, ref.dtype, {n}, {1}, 0, ref);
+    add(std::move(name), ref.dtype, {n}, {1}, 0, ref);
   }
 
-  void add(const std::string& name, DType dtype, const Shape& shape, const std::vector<std::int64_t>& stride,
+  void add(std::string name, DType dtype, const Shape& shape, const std::vector<std::int64_t>& stride,
            std::int64_t storage_offset, const StorageRef& ref) {
     const std::string& file = cx_.src->label();
-    if (!names_.insert(name).second) throw Error(file, ref.offset, "two tensors are both named " + q(name));
+    if (names_.find(std::string_view(name)) != names_.end()) throw Error(file, ref.offset, "two tensors are both named " + q(name));
     const auto numel = checked_numel(shape);
     const auto nbytes = numel ? byte_size(dtype, *numel) : std::nullopt;
     if (!nbytes) throw Error(file, ref.offset, "tensor " + q(name) + " has an invalid shape");
@@ -425,7 +430,6 @@ class Flattener {
     l.element_offset = storage_offset;
     l.big_endian = cx_.big_endian && isz > 1;
     TensorInfo t;
-    t.name = name;
     t.dtype = dtype;
     t.shape = shape;
     t.nbytes = *nbytes;
@@ -439,8 +443,8 @@ class Flattener {
     }
     // Notes a user needs to understand the offset and size shown.
     std::vector<std::string> notes;
-    const auto [it, fresh] = storage_user_.emplace(ref.key + "\n" + std::to_string(ref.offset), name);
-    if (!fresh) notes.push_back("shares storage with " + q(it->second));
+    const auto [it, fresh] = storage_user_.emplace(Use{ref.offset, &ref.key}, ck_.tensors.size());
+    if (!fresh) notes.push_back("shares storage with " + q(ck_.tensors[it->second].name));
     std::int64_t expect = 1;
     bool contiguous = true;
     // With no zero dimension the running product stays within numel, which
@@ -454,15 +458,39 @@ class Flattener {
     if (storage_offset != 0) notes.push_back("storage offset " + std::to_string(storage_offset));
     if (cx_.big_endian && isz > 1) notes.push_back("big-endian");
     for (std::size_t i = 0; i < notes.size(); ++i) t.layout_note += (i ? ", " : "") + notes[i];
+    t.name = std::move(name);
     ck_.tensors.push_back(std::move(t));
+    names_.insert(ck_.tensors.size() - 1);
   }
 
   Context& cx_;
   Checkpoint& ck_;
   std::uint64_t spent_ = 0;
   std::uint64_t budget_ = 0;
-  std::set<std::string> names_;
-  std::map<std::string, std::string> storage_user_;
+  // The tensors' names, held as indexes into ck_.tensors (which owns the
+  // text) and looked up by name: no copy of each name.
+  struct NameOf {
+    using is_transparent = void;
+    const std::vector<TensorInfo>* tensors;
+    std::string_view of(std::size_t i) const { return (*tensors)[i].name; }
+    static std::string_view of(std::string_view s) { return s; }
+    template <class A>
+    std::size_t operator()(const A& a) const { return std::hash<std::string_view>{}(of(a)); }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const { return of(a) == of(b); }
+  };
+  std::unordered_set<std::size_t, NameOf, NameOf> names_{0, NameOf{&ck_.tensors}, NameOf{&ck_.tensors}};
+  // The first tensor (index in ck_.tensors) to use each stored byte range,
+  // told apart by its absolute offset and storage key as in "key\noffset".
+  struct Use {
+    std::uint64_t offset;
+    const std::string* key;  // in cx_.refs, which no longer changes
+    bool operator==(const Use& o) const { return offset == o.offset && *key == *o.key; }
+  };
+  struct UseHash {
+    std::size_t operator()(const Use& u) const { return std::hash<std::uint64_t>{}(u.offset) ^ std::hash<std::string>{}(*u.key); }
+  };
+  std::unordered_map<Use, std::size_t, UseHash> storage_user_;
 };
 
 // ---------------------------------------------------------------------------
@@ -480,7 +508,9 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
   // Phase 1: the zip directory and the top folder. torch takes the first
   // member's folder; fall back to whichever folder holds a data.pkl.
   const zip::Archive archive = zip::read_archive(*src);
-  std::map<std::string, const zip::Member*> by_name;
+  // Views of the members' names: `archive` outlives every use.
+  std::unordered_map<std::string_view, const zip::Member*> by_name;
+  by_name.reserve(archive.members.size());
   for (const auto& m : archive.members) by_name.emplace(m.name, &m);
   std::string top;
   if (!archive.members.empty()) {
@@ -536,15 +566,20 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
     pkl_bytes = inflated;
   }
   cx.pickle_offset = pkl.data_offset;
-  std::map<std::string, ValuePtr> loaded;  // one Storage value per key, as torch shares them
+  // One Storage value per key, as torch shares them, found through the
+  // key's member (its index in archive.members): a key names one member.
+  std::vector<ValuePtr> loaded(archive.members.size());
+  cx.refs.reserve(archive.members.size());
+  std::string member;
   pickle::Options opt;
   opt.persistent_load = [&](const ValuePtr& pid) -> ValuePtr {
     const StorageId id = parse_storage_id(cx, pid, 5);
-    if (const auto it = loaded.find(id.key); it != loaded.end()) return it->second;
-    const std::string member = prefix + "data/" + id.key;
+    member.assign(prefix).append("data/").append(id.key);
     const auto mit = by_name.find(member);
     if (mit == by_name.end())
       throw Error(file, pkl.data_offset, "storage " + q(id.key) + " has no record " + q(member) + " in the archive");
+    ValuePtr& cached = loaded[static_cast<std::size_t>(mit->second - archive.members.data())];
+    if (cached) return cached;
     const zip::Member& m = *mit->second;
     if (m.method != zip::kStored)
       throw Error(file, m.local_header_offset, "storage " + q(id.key) + " (record " + q(member) +
@@ -560,8 +595,10 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
     ref.offset = m.data_offset;
     ref.bytes = need;
     ref.resolved = true;
-    cx.refs.emplace(v.get(), ref);
-    loaded.emplace(id.key, v);
+    ref.value = v.get();
+    v->torch->storage_tag = cx.refs.size();
+    cx.refs.push_back(std::move(ref));
+    cached = v;
     return v;
   };
   const ValuePtr root = pickle::load(pkl_bytes, file, pkl.data_offset, opt);
@@ -635,8 +672,8 @@ Checkpoint describe_legacy(std::shared_ptr<const ByteSource> src) {
     DType dtype;
     std::uint64_t numel;
   };
-  std::map<std::string, Root> roots;
-  std::map<std::string, ValuePtr> loaded;  // by root key + view key
+  std::unordered_map<std::string, Root> roots;
+  std::unordered_map<std::string, ValuePtr> loaded;  // by root key + view key
   pickle::Options opt;
   opt.persistent_load = [&](const ValuePtr& pid) -> ValuePtr {
     const StorageId id = parse_storage_id(cx, pid, 6);
@@ -668,7 +705,9 @@ Checkpoint describe_legacy(std::shared_ptr<const ByteSource> src) {
     ref.view_byte_offset = view_offset * item_size(id.dtype);
     (void)storage_bytes(cx, id);  // bounds the view's products below
     ref.bytes = view_numel * item_size(id.dtype);
-    cx.refs.emplace(v.get(), ref);
+    ref.value = v.get();
+    v->torch->storage_tag = cx.refs.size();
+    cx.refs.push_back(std::move(ref));
     loaded.emplace(lkey, v);
     return v;
   };
@@ -680,7 +719,7 @@ Checkpoint describe_legacy(std::shared_ptr<const ByteSource> src) {
   const std::uint64_t keys_at = pos;
   const ValuePtr keys = next_pickle(plain, "list of storage keys");
   if (!keys || keys->kind != Kind::List) throw Error(file, keys_at, "the storage key list is not a list");
-  std::map<std::string, std::uint64_t> data_at;
+  std::unordered_map<std::string, std::uint64_t> data_at;
   for (const auto& k : keys->items) {
     if (!is_text(k)) throw Error(file, keys_at, "the storage key list holds something other than a string");
     const auto rit = roots.find(k->text);
@@ -700,7 +739,7 @@ Checkpoint describe_legacy(std::shared_ptr<const ByteSource> src) {
     if (!data_at.emplace(k->text, pos).second) throw Error(file, keys_at, "the key list names storage " + q(k->text) + " twice");
     pos += bytes;
   }
-  for (auto& [value, ref] : cx.refs) {
+  for (auto& ref : cx.refs) {
     const auto it = data_at.find(ref.key);
     if (it == data_at.end()) throw Error(file, keys_at, "storage " + q(ref.key) + " is used but missing from the key list");
     ref.offset = it->second + ref.view_byte_offset;

@@ -31,13 +31,8 @@ ValuePtr storage_for(const ValuePtr& pid) {
   const auto& it = pid->items;
   if ((it[0]->kind != Kind::String && it[0]->kind != Kind::Bytes) || it[0]->text != "storage") return nullptr;
   if (it[1]->kind != Kind::StorageType || it[4]->kind != Kind::Int || it[4]->integer < 0) return nullptr;
-  auto v = std::make_shared<Value>();
-  v->kind = Kind::Storage;
-  v->dtype = it[1]->dtype;
-  v->storage_key = it[2]->kind == Kind::Int ? std::to_string(it[2]->integer) : it[2]->text;
-  v->storage_location = it[3]->text;
-  v->storage_numel = static_cast<std::uint64_t>(it[4]->integer);
-  return v;
+  return ckpt::io::pickle::make_storage(it[1]->dtype, it[2]->kind == Kind::Int ? std::to_string(it[2]->integer) : it[2]->text,
+                                       it[3]->text, static_cast<std::uint64_t>(it[4]->integer));
 }
 
 // Every edge goes from a taller value to a shorter one, so the values form a
@@ -61,10 +56,13 @@ void walk(const ValuePtr& root, std::size_t max_depth) {
     todo.pop_back();
     for (const auto& i : v->items) edge(v, i);
     for (const auto& [k, x] : v->entries) edge(v, k), edge(v, x);
-    for (const auto& [name, x] : v->attrs) edge(v, x);
-    if (v->storage) edge(v, v->storage);
-    if (v->kind == Kind::Tensor && v->size.size() != v->stride.size())
-      invariant_failed("a tensor has " + std::to_string(v->size.size()) + " sizes and " + std::to_string(v->stride.size()) + " strides");
+    if (v->attrs)
+      for (const auto& [name, x] : *v->attrs) edge(v, x);
+    if (v->torch && v->torch->storage) edge(v, v->torch->storage);
+    if (v->kind == Kind::Tensor && !v->torch) invariant_failed("a tensor has no torch parts");
+    if (v->kind == Kind::Tensor && v->torch->size.size() != v->torch->stride.size())
+      invariant_failed("a tensor has " + std::to_string(v->torch->size.size()) + " sizes and " +
+                       std::to_string(v->torch->stride.size()) + " strides");
   }
 }
 
