@@ -309,8 +309,10 @@ std::optional<Fields> canonical_fields(std::string_view t) {
   while (!eat(")")) {
     std::size_t digits = 0;
     std::int64_t d = 0;
-    while (digits < t.size() && t[digits] >= '0' && t[digits] <= '9') d = d * 10 + (t[digits++] - '0');
-    if (digits == 0 || digits > 18) return std::nullopt;  // no sign, no overflow: the parser judges those
+    const auto digit_at = [&](std::size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
+    while (digits < 18 && digit_at(digits)) d = d * 10 + (t[digits++] - '0');
+    // No sign, and at most 18 digits (no overflow): the parser judges the rest.
+    if (digits == 0 || digit_at(digits)) return std::nullopt;
     t.remove_prefix(digits);
     f.shape.push_back(d);
     if (eat(")")) {
