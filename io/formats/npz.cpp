@@ -228,7 +228,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   ck.tensors.reserve(archive.members.size());
   std::vector<std::string> ignored;
   std::size_t stored = 0, deflated = 0;
-  const ScatteredReads scattered(*src);  // the npy headers lie scattered too
+  const ScatteredReads scattered(*src, archive.headers_far_apart());  // the npy headers lie scattered too
   BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
   for (std::size_t k = 0; k < archive.members.size(); ++k) {
     const zip::Member& m = archive.members[k];

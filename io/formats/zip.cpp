@@ -268,7 +268,7 @@ Archive read_archive(const ByteSource& src) {
     BatchedHint ahead(src, BatchedHint::Kind::Prefetch, std::uint64_t{256} << 10, std::uint64_t{64} << 20);
     for (const auto& m : a.members) ahead.add(m.local_header_offset, kLocalSize + m.name.size() + 64 + kDataPeek);
   }
-  const ScatteredReads scattered(src);
+  const ScatteredReads scattered(src, a.headers_far_apart());
   BatchedHint done_with(src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
 
   for (std::size_t k = 0; k < a.members.size(); ++k) {

@@ -46,6 +46,11 @@ struct Archive {
   std::vector<Member> members;  // central directory order
   bool zip64 = false;           // zip64 end records were present
   std::uint64_t central_directory_offset = 0;
+  // Members a megabyte apart or more on average: reading their headers
+  // through a mapping should not read around each one (ScatteredReads).
+  [[nodiscard]] bool headers_far_apart() const {
+    return !members.empty() && central_directory_offset / members.size() >= (std::uint64_t{1} << 20);
+  }
 };
 
 // Reads and validates the end records, the central directory and every local

@@ -100,9 +100,10 @@ TEST(ScatteredReads, TurnsReadAroundOffWhileAnyScopeLives) {
   ASSERT_NE(vm_flags_of(p), "") << "no VmFlags line for the mapping in /proc/self/smaps";
   EXPECT_EQ(vm_flags_of(p).find(" rr"), std::string::npos);
   {
-    const ckpt::io::ScatteredReads outer(*file);
+    const ckpt::io::ScatteredReads outer(*file, true);
     EXPECT_NE(vm_flags_of(p).find(" rr"), std::string::npos);
-    { const ckpt::io::ScatteredReads inner(*file); }
+    { const ckpt::io::ScatteredReads inner(*file, true); }
+    { const ckpt::io::ScatteredReads off(*file, false); }
     EXPECT_NE(vm_flags_of(p).find(" rr"), std::string::npos) << "the inner scope ended the outer one's hint";
   }
   EXPECT_EQ(vm_flags_of(p).find(" rr"), std::string::npos);
