@@ -1231,6 +1231,18 @@ ValuePtr load(std::span<const std::byte> data, const std::string& label, std::ui
   return m.run(consumed);
 }
 
+std::optional<GlobalInfo> allowed_global(std::string_view full_name) {
+  const GlobalDef* g = find_global(full_name);
+  if (!g) return std::nullopt;
+  GlobalInfo info;
+  info.dtype = g->dtype;
+  info.role = g->what == G::OrderedDict       ? GlobalRole::OrderedDict
+              : g->what == G::RebuildTensorV2 ? GlobalRole::RebuildTensorV2
+              : g->what == G::StorageClass    ? GlobalRole::StorageClass
+                                              : GlobalRole::Other;
+  return info;
+}
+
 const std::vector<std::string>& allowed_globals() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;

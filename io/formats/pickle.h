@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -120,5 +122,15 @@ struct Options {
 
 // The full names of the globals load() accepts ("collections.OrderedDict", …).
 [[nodiscard]] const std::vector<std::string>& allowed_globals();
+
+// What an allowed global stands for, for a reader that scans torch's own
+// pickles without this interpreter (torch_state_dict.h) and must agree with
+// it on every name. nullopt: not allowed.
+enum class GlobalRole : std::uint8_t { Other, OrderedDict, RebuildTensorV2, StorageClass };
+struct GlobalInfo {
+  GlobalRole role = GlobalRole::Other;
+  DType dtype = DType::U8;  // StorageClass: its dtype (U8 for UntypedStorage)
+};
+[[nodiscard]] std::optional<GlobalInfo> allowed_global(std::string_view full_name);
 
 }  // namespace ckpt::io::pickle

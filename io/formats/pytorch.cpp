@@ -57,6 +57,7 @@
 #include "io/endian.h"
 #include "io/error.h"
 #include "io/formats/pickle.h"
+#include "io/formats/torch_state_dict.h"
 #include "io/formats/zip.h"
 #include "io/limits.h"
 
@@ -139,6 +140,11 @@ struct StorageId {
   std::uint64_t numel;
 };
 
+void check_element_size(const Context& cx, const StorageId& id) {
+  if (!is_elementwise(id.dtype))
+    throw Error(cx.src->label(), cx.pickle_offset, "storage " + q(id.key) + " has a type without a fixed element size");
+}
+
 StorageId parse_storage_id(const Context& cx, const ValuePtr& pid, std::size_t want_items) {
   const std::string& file = cx.src->label();
   if (!pid || pid->kind != Kind::Tuple || pid->items.size() != want_items)
@@ -158,8 +164,7 @@ StorageId parse_storage_id(const Context& cx, const ValuePtr& pid, std::size_t w
   if (!it[4] || it[4]->kind != Kind::Int || it[4]->integer < 0)
     throw Error(file, cx.pickle_offset, "storage " + q(id.key) + " has no valid element count");
   id.numel = static_cast<std::uint64_t>(it[4]->integer);
-  if (!is_elementwise(id.dtype))
-    throw Error(file, cx.pickle_offset, "storage " + q(id.key) + " has a type without a fixed element size");
+  check_element_size(cx, id);
   return id;
 }
 
@@ -312,25 +317,26 @@ class Flattener {
  public:
   // `pickle_bytes`: the size of the pickle the object came from, which bounds
   // what flattening may produce (kFlattenPerPickleByte).
-  Flattener(Context& cx, Checkpoint& ck, std::uint64_t pickle_bytes) : cx_(cx), ck_(ck) {
+  // `one_ref_per_range`: no two of cx.refs share an offset and key (zip
+  // files: one ref per record), so the first user of each is kept by ref
+  // index instead of by (offset, key).
+  Flattener(Context& cx, Checkpoint& ck, std::uint64_t pickle_bytes, bool one_ref_per_range = false)
+      : cx_(cx), ck_(ck), one_ref_per_range_(one_ref_per_range) {
     const auto per_byte = checked_mul(pickle_bytes, kFlattenPerPickleByte);
     const auto budget = per_byte ? checked_add(*per_byte, kFlattenFloor) : std::nullopt;
     budget_ = budget.value_or(~std::uint64_t{0});
     // Nearly every storage is one tensor's; sizing the tables up front
     // spares rehashing them as they grow.
     names_.reserve(cx_.refs.size());
-    storage_user_.reserve(cx_.refs.size());
+    if (one_ref_per_range_) first_user_.assign(cx_.refs.size(), kNoUser);
+    else storage_user_.reserve(cx_.refs.size());
     ck_.tensors.reserve(ck_.tensors.size() + cx_.refs.size());
   }
 
   // `path` by value: a tensor's path becomes its name without a copy.
   void walk(const ValuePtr& v, std::string path, std::size_t depth) {
     if (depth > kMaxDepth) throw Error(cx_.src->label(), kNoOffset, "the saved object nests deeper than " + std::to_string(kMaxDepth) + " levels");
-    // Tensor names and metadata keys are paths through the saved object.
-    if (path.size() > kMaxNameBytes)
-      throw Error(cx_.src->label(), kNoOffset, "the saved object has a name longer than " + std::to_string(kMaxNameBytes) +
-                                                   " bytes ('" + clip(path, 60) + "')");
-    charge(256 + path.size());
+    visit(path);
     if (is_plain(v)) {
       charge(text_cost(v));
       ck_.metadata.push_back({std::move(path), scalar_meta(v)});
@@ -364,8 +370,35 @@ class Flattener {
     }
   }
 
+  // What walk() makes of a state_dict the fast scan read (root and entries
+  // in the same order, charged the same), with the storage each pid
+  // resolved to: the same tensors, metadata and errors.
+  void state_dict(const torch_state_dict::StateDict& sd, std::span<const std::size_t> pid_ref) {
+    visit("");
+    names_unique_ = true;  // the scan saw to that
+    for (const auto& e : sd.entries) {
+      std::string name(e.name);
+      visit(name);
+      const auto& t = sd.tensors[e.tensor];
+      const auto size = std::span(sd.dims).subspan(t.size_at, t.ndim);
+      const auto stride = std::span(sd.dims).subspan(t.stride_at, t.ndim);
+      const StorageRef& ref = cx_.refs[pid_ref[t.pid]];
+      // The storage value holds the dtype of the pid that first named it, as ref does.
+      tensor_of(std::move(name), ref.dtype, Shape(size.begin(), size.end()),
+                std::vector<std::int64_t>(stride.begin(), stride.end()), t.storage_offset, ref);
+    }
+  }
+
  private:
   static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+
+  // Tensor names and metadata keys are paths through the saved object.
+  void visit(const std::string& path) {
+    if (path.size() > kMaxNameBytes)
+      throw Error(cx_.src->label(), kNoOffset, "the saved object has a name longer than " + std::to_string(kMaxNameBytes) +
+                                                   " bytes ('" + clip(path, 60) + "')");
+    charge(256 + path.size());
+  }
   static std::uint64_t text_cost(const ValuePtr& v) {
     return v && (v->kind == Kind::String || v->kind == Kind::Bytes || v->kind == Kind::Global) ? v->text.size() : 0;
   }
@@ -395,13 +428,17 @@ class Flattener {
     const pickle::TorchParts& tp = *v->torch;
     const StorageRef& ref = ref_of(tp.storage, name);
     // Typed storages fix the dtype; an UntypedStorage (U8) takes the tensor's.
-    const DType dtype = ref.dtype == DType::U8 ? v->dtype : ref.dtype;
+    tensor_of(std::move(name), ref.dtype == DType::U8 ? v->dtype : ref.dtype, tp.size, tp.stride, tp.storage_offset, ref);
+  }
+
+  void tensor_of(std::string name, DType dtype, Shape size, std::vector<std::int64_t> stride, std::int64_t storage_offset,
+                 const StorageRef& ref) {
     if (!is_elementwise(dtype) || info(dtype).torch.empty())
       throw Error(cx_.src->label(), ref.offset, "tensor " + q(name) + " has dtype " + std::string(io::name(dtype)) + ", which is not a PyTorch dtype");
-    if (tp.stride.size() != tp.size.size())
-      throw Error(cx_.src->label(), ref.offset, "tensor " + q(name) + " has " + std::to_string(tp.size.size()) + " dimensions but " +
-                                                   std::to_string(tp.stride.size()) + " strides");
-    add(std::move(name), dtype, tp.size, tp.stride, tp.storage_offset, ref);
+    if (stride.size() != size.size())
+      throw Error(cx_.src->label(), ref.offset, "tensor " + q(name) + " has " + std::to_string(size.size()) + " dimensions but " +
+                                                   std::to_string(stride.size()) + " strides");
+    add(std::move(name), dtype, std::move(size), std::move(stride), storage_offset, ref);
   }
 
   void storage_tensor(const ValuePtr& v, std::string name) {
@@ -410,10 +447,11 @@ class Flattener {
     add(std::move(name), ref.dtype, {n}, {1}, 0, ref);
   }
 
-  void add(std::string name, DType dtype, const Shape& shape, const std::vector<std::int64_t>& stride,
-           std::int64_t storage_offset, const StorageRef& ref) {
+  void add(std::string name, DType dtype, Shape shape, std::vector<std::int64_t> stride, std::int64_t storage_offset,
+           const StorageRef& ref) {
     const std::string& file = cx_.src->label();
-    if (names_.find(std::string_view(name)) != names_.end()) throw Error(file, ref.offset, "two tensors are both named " + q(name));
+    if (!names_unique_ && names_.find(std::string_view(name)) != names_.end())
+      throw Error(file, ref.offset, "two tensors are both named " + q(name));
     const auto numel = checked_numel(shape);
     const auto nbytes = numel ? byte_size(dtype, *numel) : std::nullopt;
     if (!nbytes) throw Error(file, ref.offset, "tensor " + q(name) + " has an invalid shape");
@@ -425,8 +463,6 @@ class Flattener {
     l.stored_size = ref.bytes;
     l.raw_size = ref.bytes;
     l.dtype = dtype;
-    l.shape = shape;
-    l.strides = stride;
     l.element_offset = storage_offset;
     l.big_endian = cx_.big_endian && isz > 1;
     TensorInfo t;
@@ -436,15 +472,7 @@ class Flattener {
     t.file = file;
     const auto first = checked_mul(static_cast<std::uint64_t>(storage_offset), isz);
     t.offset = first ? ref.offset + *first : ref.offset;
-    try {
-      t.data = make_stored_data(std::move(l));
-    } catch (const Error& e) {
-      throw Error(e.file(), e.offset(), "tensor " + q(name) + " (storage " + q(ref.key) + "): " + e.sentence());
-    }
-    // Notes a user needs to understand the offset and size shown.
-    std::vector<std::string> notes;
-    const auto [it, fresh] = storage_user_.emplace(Use{ref.offset, &ref.key}, ck_.tensors.size());
-    if (!fresh) notes.push_back("shares storage with " + q(ck_.tensors[it->second].name));
+    // The contiguity test below reads them before the layout takes them.
     std::int64_t expect = 1;
     bool contiguous = true;
     // With no zero dimension the running product stays within numel, which
@@ -454,17 +482,43 @@ class Flattener {
         if (shape[k] != 1 && stride[k] != expect) contiguous = false;
         expect *= shape[k];
       }
+    l.shape = std::move(shape);
+    l.strides = std::move(stride);
+    try {
+      t.data = make_stored_data(std::move(l));
+    } catch (const Error& e) {
+      throw Error(e.file(), e.offset(), "tensor " + q(name) + " (storage " + q(ref.key) + "): " + e.sentence());
+    }
+    // Notes a user needs to understand the offset and size shown.
+    std::vector<std::string> notes;
+    if (const std::size_t first = first_user(ref); first != ck_.tensors.size())
+      notes.push_back("shares storage with " + q(ck_.tensors[first].name));
     if (!contiguous && *numel > 1) notes.push_back("strided view");
     if (storage_offset != 0) notes.push_back("storage offset " + std::to_string(storage_offset));
     if (cx_.big_endian && isz > 1) notes.push_back("big-endian");
     for (std::size_t i = 0; i < notes.size(); ++i) t.layout_note += (i ? ", " : "") + notes[i];
     t.name = std::move(name);
     ck_.tensors.push_back(std::move(t));
-    names_.insert(ck_.tensors.size() - 1);
+    if (!names_unique_) names_.insert(ck_.tensors.size() - 1);
+  }
+
+  // The first tensor to use `ref`'s bytes, or (if none yet) the tensor about
+  // to be added, which becomes it.
+  std::size_t first_user(const StorageRef& ref) {
+    if (one_ref_per_range_) {
+      std::size_t& u = first_user_[static_cast<std::size_t>(&ref - cx_.refs.data())];
+      if (u == kNoUser) u = ck_.tensors.size();
+      return u;
+    }
+    return storage_user_.emplace(Use{ref.offset, &ref.key}, ck_.tensors.size()).first->second;
   }
 
   Context& cx_;
   Checkpoint& ck_;
+  bool one_ref_per_range_;
+  bool names_unique_ = false;
+  static constexpr std::size_t kNoUser = ~std::size_t{0};
+  std::vector<std::size_t> first_user_;  // by index in cx_.refs, with one_ref_per_range_
   std::uint64_t spent_ = 0;
   std::uint64_t budget_ = 0;
   // The tensors' names, held as indexes into ck_.tensors (which owns the
@@ -503,22 +557,68 @@ std::string member_text(const ByteSource& src, const zip::Member& m, std::size_t
   return s;
 }
 
-Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
+// torch numbers its storages 0, 1, 2, …: records PREFIX/N found by N in a
+// table, which spares hashing 50,000 names. Any other key is looked up by
+// name.
+class StorageKeys {
+ public:
+  StorageKeys(const zip::Archive& archive, const std::string& prefix) {
+    by_number_.resize(archive.members.size(), nullptr);
+    for (const auto& m : archive.members) {
+      if (m.name.size() <= prefix.size() || m.name.compare(0, prefix.size(), prefix) != 0) continue;
+      const auto n = number(std::string_view(m.name).substr(prefix.size()));
+      if (n && *n < by_number_.size() && !by_number_[*n]) by_number_[*n] = &m;  // the first of a repeated name, as by name
+    }
+  }
+  const zip::Member* find(std::string_view key) const {
+    const auto n = number(key);
+    return n && *n < by_number_.size() ? by_number_[*n] : nullptr;
+  }
+
+ private:
+  // Digits only, no leading zero, at most 9 of them: the key's one spelling.
+  static std::optional<std::size_t> number(std::string_view s) {
+    if (s.empty() || s.size() > 9 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+    std::size_t n = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return std::nullopt;
+      n = n * 10 + static_cast<std::size_t>(c - '0');
+    }
+    return n;
+  }
+  std::vector<const zip::Member*> by_number_;
+};
+
+Checkpoint describe_zip(std::shared_ptr<const ByteSource> src, bool scan_state_dict) {
   const std::string& file = src->label();
   // Phase 1: the zip directory and the top folder. torch takes the first
   // member's folder; fall back to whichever folder holds a data.pkl.
   const zip::Archive archive = zip::read_archive(*src);
   // Views of the members' names: `archive` outlives every use.
+  // A handful of names are looked up by scanning the members; storages by
+  // StorageKeys, or, for keys that are not torch's numbers, by a table of
+  // every name made on first need. The first of a repeated name wins either way.
+  auto find = [&](std::string_view name) -> const zip::Member* {
+    for (const auto& m : archive.members)
+      if (m.name == name) return &m;
+    return nullptr;
+  };
   std::unordered_map<std::string_view, const zip::Member*> by_name;
-  by_name.reserve(archive.members.size());
-  for (const auto& m : archive.members) by_name.emplace(m.name, &m);
+  auto find_indexed = [&](std::string_view name) -> const zip::Member* {
+    if (by_name.empty()) {
+      by_name.reserve(archive.members.size());
+      for (const auto& m : archive.members) by_name.emplace(m.name, &m);
+    }
+    const auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  };
   std::string top;
   if (!archive.members.empty()) {
     const auto& first = archive.members.front().name;
     const auto slash = first.find('/');
     if (slash != std::string::npos) top = first.substr(0, slash);
   }
-  if (!by_name.count(top + "/data.pkl")) {
+  if (!find(top + "/data.pkl")) {
     top.clear();
     for (const auto& m : archive.members) {
       const auto slash = m.name.find('/');
@@ -531,22 +631,22 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
       throw Error(file, archive.central_directory_offset, "the archive has no data.pkl record, so it is not a torch.save file");
   }
   const std::string prefix = top + "/";
-  const zip::Member& pkl = *by_name.at(prefix + "data.pkl");
+  const zip::Member& pkl = *find(prefix + "data.pkl");
 
   // Phase 2: the small records: byte order and version.
   Context cx;
   cx.src = src;
   std::string detail_extra;
-  if (const auto it = by_name.find(prefix + "byteorder"); it != by_name.end()) {
-    const std::string order = member_text(*src, *it->second, 16);
+  if (const zip::Member* rec = find(prefix + "byteorder")) {
+    const std::string order = member_text(*src, *rec, 16);
     if (order == "big") cx.big_endian = true;
     else if (order != "little")
-      throw Error(file, it->second->data_offset, "the byteorder record says " + q(order) + " instead of 'little' or 'big'");
+      throw Error(file, rec->data_offset, "the byteorder record says " + q(order) + " instead of 'little' or 'big'");
   }
   std::string version;
-  for (const char* rec : {"version", ".data/version"})
-    if (const auto it = by_name.find(prefix + rec); it != by_name.end()) {
-      version = member_text(*src, *it->second, 64);
+  for (const char* name : {"version", ".data/version"})
+    if (const zip::Member* rec = find(prefix + name)) {
+      version = member_text(*src, *rec, 64);
       while (!version.empty() && (version.back() == '\n' || version.back() == '\r' || version.back() == ' ')) version.pop_back();
       break;
     }
@@ -566,44 +666,42 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
     pkl_bytes = inflated;
   }
   cx.pickle_offset = pkl.data_offset;
-  // One Storage value per key, as torch shares them, found through the
-  // key's member (its index in archive.members): a key names one member.
-  std::vector<ValuePtr> loaded(archive.members.size());
+  // One storage per key, as torch shares them, found through the key's
+  // member (its index in archive.members): a key names one member.
+  constexpr std::size_t kNone = ~std::size_t{0};
+  std::vector<std::size_t> ref_at(archive.members.size(), kNone);
   cx.refs.reserve(archive.members.size());
+  const StorageKeys keys(archive, prefix + "data/");
   std::string member;
-  pickle::Options opt;
-  opt.persistent_load = [&](const ValuePtr& pid) -> ValuePtr {
-    const StorageId id = parse_storage_id(cx, pid, 5);
-    member.assign(prefix).append("data/").append(id.key);
-    const auto mit = by_name.find(member);
-    if (mit == by_name.end())
-      throw Error(file, pkl.data_offset, "storage " + q(id.key) + " has no record " + q(member) + " in the archive");
-    ValuePtr& cached = loaded[static_cast<std::size_t>(mit->second - archive.members.data())];
-    if (cached) return cached;
-    const zip::Member& m = *mit->second;
+  auto storage_ref = [&](const StorageId& id) -> std::size_t {
+    const zip::Member* found = keys.find(id.key);
+    if (!found) {
+      member.assign(prefix).append("data/").append(id.key);
+      found = find_indexed(member);
+      if (!found)
+        throw Error(file, pkl.data_offset, "storage " + q(id.key) + " has no record " + q(member) + " in the archive");
+    }
+    std::size_t& cached = ref_at[static_cast<std::size_t>(found - archive.members.data())];
+    if (cached != kNone) return cached;
+    const zip::Member& m = *found;
     if (m.method != zip::kStored)
-      throw Error(file, m.local_header_offset, "storage " + q(id.key) + " (record " + q(member) +
+      throw Error(file, m.local_header_offset, "storage " + q(id.key) + " (record " + q(m.name) +
                                                    ") is compressed; torch.save stores storages uncompressed");
     const std::uint64_t need = storage_bytes(cx, id);
     if (m.size < need)
       throw Error(file, m.data_offset, "storage " + q(id.key) + " needs " + std::to_string(need) + " bytes but record " +
-                                           q(member) + " holds only " + std::to_string(m.size));
-    ValuePtr v = make_storage(id);
+                                           q(m.name) + " holds only " + std::to_string(m.size));
     StorageRef ref;
     ref.key = id.key;
     ref.dtype = id.dtype;
     ref.offset = m.data_offset;
     ref.bytes = need;
     ref.resolved = true;
-    ref.value = v.get();
-    v->torch->storage_tag = cx.refs.size();
     cx.refs.push_back(std::move(ref));
-    cached = v;
-    return v;
+    cached = cx.refs.size() - 1;
+    return cached;
   };
-  const ValuePtr root = pickle::load(pkl_bytes, file, pkl.data_offset, opt);
 
-  // Phase 4: flatten.
   Checkpoint ck;
   ck.path = file;
   ck.format = Format::PyTorch;
@@ -612,7 +710,35 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src) {
   if (!version.empty()) ck.format_detail += ", version " + version;
   ck.format_detail += "), pickle protocol " + std::to_string(protocol);
   if (cx.big_endian) ck.format_detail += ", big-endian";
-  Flattener(cx, ck, pkl_bytes.size()).walk(root, "", 0);
+
+  if (const auto sd = scan_state_dict ? torch_state_dict::scan(pkl_bytes) : std::nullopt) {
+    // Storages resolved in the order the interpreter's persistent_load
+    // would meet them, so the first error is the same.
+    std::vector<std::size_t> pid_ref(sd->pids.size());
+    for (std::size_t i = 0; i < sd->pids.size(); ++i) {
+      const auto& p = sd->pids[i];
+      const StorageId id{p.dtype, std::string(p.key), std::string(p.location), p.numel};
+      check_element_size(cx, id);
+      pid_ref[i] = storage_ref(id);
+    }
+    Flattener(cx, ck, pkl_bytes.size(), true).state_dict(*sd, pid_ref);
+  } else {
+    std::vector<ValuePtr> loaded(archive.members.size());  // by ref index: one Storage value each
+    pickle::Options opt;
+    opt.persistent_load = [&](const ValuePtr& pid) -> ValuePtr {
+      const StorageId id = parse_storage_id(cx, pid, 5);
+      const std::size_t r = storage_ref(id);
+      ValuePtr& v = loaded[r];
+      if (!v) {
+        v = make_storage(id);
+        v->torch->storage_tag = r;
+        cx.refs[r].value = v.get();
+      }
+      return v;
+    };
+    const ValuePtr root = pickle::load(pkl_bytes, file, pkl.data_offset, opt);
+    Flattener(cx, ck, pkl_bytes.size(), true).walk(root, "", 0);
+  }
   ck.files.push_back(std::move(src));
   return ck;
 }
@@ -980,7 +1106,13 @@ constexpr std::uint32_t kAlignment = 64;
 
 Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   const auto all = src->all();
-  if (all.size() >= 4 && all[0] == std::byte{'P'} && all[1] == std::byte{'K'}) return describe_zip(std::move(src));
+  if (all.size() >= 4 && all[0] == std::byte{'P'} && all[1] == std::byte{'K'}) return describe_zip(std::move(src), true);
+  return describe_legacy(std::move(src));
+}
+
+Checkpoint describe_general(std::shared_ptr<const ByteSource> src) {
+  const auto all = src->all();
+  if (all.size() >= 4 && all[0] == std::byte{'P'} && all[1] == std::byte{'K'}) return describe_zip(std::move(src), false);
   return describe_legacy(std::move(src));
 }
 

@@ -17,6 +17,10 @@ namespace ckpt::io::pytorch {
 // non-tensor leaves (ints, floats, strings, bools, None, lists of them) become
 // metadata under their paths.
 [[nodiscard]] Checkpoint describe(std::shared_ptr<const ByteSource> src);
+// describe() without the fast reading of plain state_dicts
+// (torch_state_dict.h): every pickle through the general interpreter. For
+// tests and benchmarks, which check that the two agree.
+[[nodiscard]] Checkpoint describe_general(std::shared_ptr<const ByteSource> src);
 // A .pt/.pth/.bin/.ckpt file, or a *.bin.index.json opening every shard it lists.
 [[nodiscard]] Checkpoint open(const std::string& path);
 // A zip-format state_dict (collections.OrderedDict of name → tensor) that

@@ -2,7 +2,8 @@
 // as a .pt file — the zip format (data.pkl, storages, byteorder and version
 // records) and the legacy format (pickles back to back, then raw storages) —
 // with every tensor touched (statistics on a prefix, windows, a full stream
-// when small) and every metadata value rendered.
+// when small) and every metadata value rendered; and the fast state_dict
+// scan checked against the general interpreter on the same bytes.
 //
 // The custom mutator works on the structure: for a zip it rebuilds the
 // archive around a mutated data.pkl (pickle_mutator.h) or a mutated record,
@@ -26,6 +27,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   ckpt::fuzz::open_and_touch(data, size, ckpt::io::Format::PyTorch);
+  ckpt::fuzz::check_torch_readers_agree(data, size);
   return 0;
 }
 

@@ -61,6 +61,11 @@ bool open_and_touch(const std::uint8_t* data, std::size_t size, io::Format forma
 // decides). Calls invariant_failed when they do not.
 void check_safetensors_paths_agree(const std::uint8_t* data, std::size_t size);
 
+// PyTorch's fast state_dict scan and the general pickle interpreter
+// (pytorch::describe vs describe_general) must agree on every input: the
+// same tensors, metadata and data, or the same error sentence.
+void check_torch_readers_agree(const std::uint8_t* data, std::size_t size);
+
 // A per-process scratch folder in /dev/shm (memory-backed; falls back to the
 // system temp folder), removed at exit. For readers that only open paths.
 [[nodiscard]] const std::filesystem::path& scratch_dir();
