@@ -252,6 +252,24 @@ TEST(TorchStateDictScanOwn, OurWritersFilesAreScannedAndReadAlike) {
   expect_same_under_corruption(path);
 }
 
+// The fuzzer's seeds (torch-written files of every kind) and its findings.
+TEST(TorchStateDictScanFuzzInputs, SeedsAndRegressionsReadAlike) {
+  int files = 0, scanned_files = 0;
+  for (const char* sub : {"corpus/torch", "regressions/torch"})
+    for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(CKPT_SOURCE_DIR) / "tests/fuzz" / sub)) {
+      const auto src = MappedFile::open(e.path().string());
+      ++files;
+      const bool zip = src->all().size() >= 2 && src->all()[0] == std::byte{'P'} && src->all()[1] == std::byte{'K'};
+      if (zip && scanned(*src)) {
+        ++scanned_files;
+        if (pickle_of(*src).size() <= 4096) expect_same_under_corruption(e.path().string());
+      }
+      expect_same(src, e.path().string());
+    }
+  EXPECT_GE(files, 20);
+  EXPECT_GE(scanned_files, 3);
+}
+
 TEST(TorchStateDictScanFixtures, SharedFixturesReadAlike) {
   const auto files = ckpt::test::fixture_files("torch", ".pt");
   if (files.empty()) GTEST_SKIP() << "../shared/fixtures/torch is absent: fixtures not compared";
