@@ -64,10 +64,29 @@ struct Archive {
 // Streams the whole uncompressed member to `sink`, checking its size and CRC-32.
 void read_member(const ByteSource& src, const Member& m, const ByteSink& sink);
 
-// The first min(n, m.size) uncompressed bytes of a member, inflating only
-// what is needed (no CRC check: the member is not read in full). Shorter
-// when the deflate stream ends early; read_member reports that as an error.
-[[nodiscard]] std::vector<std::byte> read_member_prefix(const ByteSource& src, const Member& m, std::size_t n);
+// The first bytes of members, one member after another, through one
+// decoder reset between them: setting zlib up for each of 50,000 small
+// members cost as much as inflating their headers. One per thread.
+class PrefixReader {
+ public:
+  PrefixReader();
+  ~PrefixReader();
+  PrefixReader(const PrefixReader&) = delete;
+  PrefixReader& operator=(const PrefixReader&) = delete;
+
+  // Moves to member `m` of `src` (its data bounds-checked); `m` and `src`
+  // must outlive the calls to first() that follow.
+  void start(const ByteSource& src, const Member& m);
+  // The first min(n, m.size) uncompressed bytes of the current member,
+  // inflating only what earlier calls did not (no CRC check: the member is
+  // not read in full). Shorter when the deflate stream ends early;
+  // read_member reports that as an error. Valid until the next call.
+  [[nodiscard]] std::span<const std::byte> first(std::size_t n);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Writes an archive member by member. Each local header carries a zip64 extra
 // field (as NumPy and MLX write them) so members may exceed 4 GiB; sizes and

@@ -772,7 +772,7 @@ print(hashlib.sha256(a.tobytes()).hexdigest())
 }
 
 TEST(NpzWriter, LongNpyHeadersInDeflatedMembers) {
-  // Headers longer than the first inflated peek (4096 bytes) and v2.0 headers.
+  // Headers longer than a page of inflated bytes, and v2.0 headers.
   TempDir dir;
   const TensorInfo ts[] = {ckpt::test::random_tensor("long", DType::F32, Shape(2000, 1), 1),
                            ckpt::test::random_tensor("v2", DType::I16, Shape(25000, 1), 2)};
