@@ -81,18 +81,27 @@ class StoredMemberData final : public TensorData {
     const auto member = zip::member_bytes(file_, m_);
     const auto head = member.first(static_cast<std::size_t>(data_rel_));
     const auto tail = member.subspan(static_cast<std::size_t>(data_rel_ + nbytes_));
+    // The header, the tail and (below) a reordered array are read through
+    // the mapping, and leave the resident set at once: a file the page cache
+    // holds in 2 MiB folios is mapped 2 MiB at a touch, and 200 members'
+    // headers kept 420 MiB resident converting a 2 GB .npz.
     std::uint32_t crc = crc32_update(0, head);
+    file_.release_around(m_.data_offset, head.size());
+    auto check_tail = [&] {
+      crc = crc32_update(crc, tail);
+      if (!tail.empty()) file_.release_around(data_at() + nbytes_, tail.size());
+      if (crc != m_.crc32) crc_mismatch(file_, m_, crc);
+    };
     if (contiguous()) {
       // The canonical bytes are the stored bytes: check them as they pass.
       stream_canonical([&](std::span<const std::byte> chunk) { crc = crc32_alongside(crc, chunk, [&] { sink(chunk); }); });
-      crc = crc32_update(crc, tail);
-      if (crc != m_.crc32) crc_mismatch(file_, m_, crc);
+      check_tail();
       return;
     }
     // Reordered or byte-swapped: check the stored bytes before handing any out.
     crc = crc32_update(crc, member.subspan(static_cast<std::size_t>(data_rel_), static_cast<std::size_t>(nbytes_)));
-    crc = crc32_update(crc, tail);
-    if (crc != m_.crc32) crc_mismatch(file_, m_, crc);
+    file_.release_around(data_at(), nbytes_);
+    check_tail();
     inner_->stream(sink);
   }
   std::optional<std::span<const std::byte>> contiguous() const override {

@@ -328,6 +328,40 @@ TEST(WriteFaults, UncachedSourceGoesThroughTheKernelCopy) {
   }
 }
 
+// Ranges of 64 KiB or less are read into the write buffer (pread), larger
+// ones copied: files of many tensors around that size and around the
+// buffer's 8 MiB come out exact in every format, and a source cut short
+// after opening is an error, not a crash.
+TEST(WriteFaults, SmallTensorsAreReadIntoTheBuffer) {
+  TempDir dir;
+  const std::string source = dir.file("source.safetensors");
+  std::vector<TensorInfo> ts;
+  unsigned seed = 10;
+  for (std::int64_t n : {0, 1, 255, 16383, 16384, 16385, 200000, 3, 16384, 1 << 20, 7})
+    ts.push_back(ckpt::test::random_tensor("t" + std::to_string(ts.size()), DType::F32, {n}, seed++));
+  for (int i = 0; i < 300; ++i)  // 300 × 40 KiB: the buffer fills and flushes between them
+    ts.push_back(ckpt::test::random_tensor("s" + std::to_string(i), DType::F32, {10240}, seed++));
+  write_checkpoint(source, Format::Safetensors, ts, {}, {});
+  const Checkpoint ck = open_checkpoint(source);
+  for (const auto& [format, ext] : {std::pair{Format::Gguf, ".gguf"}, std::pair{Format::Npz, ".npz"},
+                                    std::pair{Format::PyTorch, ".pt"}, std::pair{Format::Safetensors, ".safetensors"}}) {
+    const std::string dest = dir.file(std::string("copy") + ext);
+    write_checkpoint(dest, format, ck.tensors, {}, {});
+    const Checkpoint out = open_checkpoint(dest);
+    ASSERT_EQ(out.tensors.size(), ts.size()) << ext;
+    for (const auto& t : ts) EXPECT_EQ(read_all(tensor_named(out, t.name)), read_all(t)) << ext << " " << t.name;
+  }
+  // Cut the source inside the small tensors' region.
+  ASSERT_EQ(::truncate(source.c_str(), static_cast<off_t>(std::filesystem::file_size(source) / 2)), 0);
+  try {
+    write_checkpoint(dir.file("cut.gguf"), Format::Gguf, ck.tensors, {}, {});
+    ADD_FAILURE() << "the write succeeded";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.sentence(), HasSubstr("the file ended while reading"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("cut.gguf")));
+}
+
 // (b) An injected failure of each system call an AtomicFile makes, at each
 // of its calls in turn (the 1st write, the 2nd write, ... the rename).
 TEST(WriteFaults, InjectedFailureAtEveryCallOfEveryWriter) {
