@@ -141,7 +141,7 @@ std::string cell(double v, bool ints) {
 }
 
 int run_show(const ShowArgs& a) {
-  const auto ck = io::open_checkpoint(a.path, {a.root});
+  const auto ck = io::open_for_tensors(a.path, std::span(&a.name, 1), {a.root});
   const auto& t = find_tensor(ck, a.name);
   if (a.rows < 0 || a.cols < 0) throw io::Error(a.path, io::kNoOffset, "--rows and --cols cannot be negative");
   const auto w = parse_slice(a, t.shape);

@@ -137,6 +137,16 @@ Checkpoint open_checkpoint(const std::string& path, const OpenOptions& options) 
   return ck;
 }
 
+Checkpoint open_for_tensors(const std::string& path, std::span<const std::string> names, const OpenOptions& options) {
+  if (!names.empty() && options.root.empty() && detect_format(path) == Format::Npz) {
+    if (auto ck = npz::describe_named(MappedFile::open(path), names)) {
+      for (const auto& f : ck->files) f->release(0, f->size());  // as open_checkpoint does
+      return std::move(*ck);
+    }
+  }
+  return open_checkpoint(path, options);
+}
+
 void write_checkpoint(const std::string& path, Format format, std::span<const TensorInfo> tensors,
                       const Metadata& meta, const WriteOptions& opt) {
   refuse_overwriting_inputs(path, tensors, opt);

@@ -361,6 +361,51 @@ std::size_t batch_end(const std::vector<zip::Member>& members, std::size_t begin
 
 }  // namespace
 
+namespace {
+
+struct Counts {
+  std::size_t stored = 0, deflated = 0;
+};
+
+// Member `m`'s tensor, from what prepare() made of it, onto `ck`: its data
+// handle in the table. Errors are worded alike wherever they were thrown.
+void take(const std::shared_ptr<MemberTable>& table, const zip::Member& m, Prepared& p, BatchedHint& headers_read,
+          Checkpoint& ck, Counts& counts) {
+  const ByteSource& src = *table->file;
+  try {
+    if (m.method != zip::kStored && m.method != zip::kDeflated)
+      throw Error(src.label(), m.local_header_offset, "compression method " + std::to_string(m.method) +
+                                                          " is not supported (only stored and deflated)");
+    if (p.error) std::rethrow_exception(p.error);
+    TensorInfo& t = p.tensor;
+    npy::Header& h = p.header;
+    if (m.method == zip::kStored) {
+      headers_read.add(m.data_offset, h.data_offset - m.data_offset);  // the header page, mapped just now
+      const auto& d = table->stored.emplace_back(src, m, h.data_offset - m.data_offset, h.nbytes, std::move(t.data));
+      t.data = std::shared_ptr<const TensorData>(table, &d);
+      ++counts.stored;
+    } else {
+      // The compressed pages mapped to inflate the header (whole large
+      // folios: listing a 1 GB deflated archive left 325 MB resident).
+      headers_read.add(m.data_offset, std::min<std::uint64_t>(m.compressed_size, std::max<std::uint64_t>(h.data_offset, kHeaderPeek)));
+      const auto& d = table->deflated.emplace_back(src, m, std::move(h));
+      t.data = std::shared_ptr<const TensorData>(table, &d);
+      ++counts.deflated;
+    }
+    ck.tensors.push_back(std::move(t));
+  } catch (const Error& e) {
+    if (e.sentence().find("member '" + m.name + "'") != std::string::npos) throw;
+    throw Error(e.file(), e.offset(), "member '" + m.name + "': " + e.sentence());
+  }
+}
+
+std::string detail(const Counts& c, const zip::Archive& archive) {
+  return "npz (" + std::to_string(c.stored) + " stored, " + std::to_string(c.deflated) + " deflated members" +
+         (archive.zip64 ? ", zip64" : "") + ")";
+}
+
+}  // namespace
+
 Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   zip::Archive archive = zip::read_archive(*src);
   Checkpoint ck;
@@ -374,10 +419,11 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   const std::size_t repeat = first_repeated_name(members);
   ck.tensors.reserve(members.size());
   std::vector<std::string> ignored;
-  std::size_t stored = 0, deflated = 0;
+  Counts counts;
   const ScatteredReads scattered(*src, far_apart);  // the npy headers lie scattered too
   BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
   std::vector<Prepared> prepared;
+  Prepared unsupported;  // for members of other methods, which take() refuses
   std::size_t batch = 0, batch_stop = 0;
   for (std::size_t k = 0; k < members.size(); ++k) {
     if (k == batch_stop) {
@@ -393,39 +439,53 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
     }
     if (k == repeat)
       throw Error(src->label(), m.local_header_offset, "the archive holds two members named '" + m.name + "'");
-    try {
-      if (m.method != zip::kStored && m.method != zip::kDeflated)
-        throw Error(src->label(), m.local_header_offset, "compression method " + std::to_string(m.method) +
-                                                              " is not supported (only stored and deflated)");
-      Prepared& p = prepared[k - batch];
-      if (p.error) std::rethrow_exception(p.error);
-      TensorInfo& t = p.tensor;
-      npy::Header& h = p.header;
-      if (m.method == zip::kStored) {
-        headers_read.add(m.data_offset, h.data_offset - m.data_offset);  // the header page, mapped just now
-        const auto& d = table->stored.emplace_back(*src, m, h.data_offset - m.data_offset, h.nbytes, std::move(t.data));
-        t.data = std::shared_ptr<const TensorData>(table, &d);
-        ++stored;
-      } else {
-        // The compressed pages mapped to inflate the header (whole large
-        // folios: listing a 1 GB deflated archive left 325 MB resident).
-        headers_read.add(m.data_offset, std::min<std::uint64_t>(m.compressed_size, std::max<std::uint64_t>(h.data_offset, kHeaderPeek)));
-        const auto& d = table->deflated.emplace_back(*src, m, std::move(h));
-        t.data = std::shared_ptr<const TensorData>(table, &d);
-        ++deflated;
-      }
-      ck.tensors.push_back(std::move(t));
-    } catch (const Error& e) {
-      if (e.sentence().find("member '" + m.name + "'") != std::string::npos) throw;
-      throw Error(e.file(), e.offset(), "member '" + m.name + "': " + e.sentence());
-    }
+    take(table, m, wanted(m) ? prepared[k - batch] : unsupported, headers_read, ck, counts);
   }
-  ck.format_detail = "npz (" + std::to_string(stored) + " stored, " + std::to_string(deflated) + " deflated members" +
-                     (archive.zip64 ? ", zip64" : "") + ")";
+  ck.format_detail = detail(counts, archive);
   if (!ignored.empty()) {
     ck.format_detail += "; ignored non-.npy members:";
     for (const auto& n : ignored) ck.format_detail += " " + n;
   }
+  ck.files.push_back(std::move(src));
+  return ck;
+}
+
+std::optional<Checkpoint> describe_named(std::shared_ptr<const ByteSource> src, std::span<const std::string> names) {
+  zip::Archive archive = zip::read_archive(*src);
+  if (first_repeated_name(archive.members) != SIZE_MAX) return std::nullopt;
+  std::vector<std::size_t> picks;
+  for (const auto& name : names) {
+    const auto it = std::find_if(archive.members.begin(), archive.members.end(), [&](const zip::Member& m) {
+      return is_array_member(m) && m.name.size() == name.size() + 4 && m.name.starts_with(name);
+    });
+    if (it == archive.members.end()) return std::nullopt;
+    picks.push_back(static_cast<std::size_t>(it - archive.members.begin()));
+  }
+  std::sort(picks.begin(), picks.end());  // archive order, as describe() lists them
+  picks.erase(std::unique(picks.begin(), picks.end()), picks.end());
+  Checkpoint ck;
+  ck.path = src->label();
+  ck.format = Format::Npz;
+  const auto table = std::make_shared<MemberTable>();
+  table->file = src;
+  table->members = std::move(archive.members);
+  Counts counts;
+  BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
+  zip::PrefixReader reader;
+  for (const std::size_t k : picks) {
+    const zip::Member& m = table->members[k];
+    Prepared p;
+    if (wanted(m)) {
+      try {
+        prepare(src, m, reader, p);
+      } catch (...) {
+        p.error = std::current_exception();
+      }
+    }
+    take(table, m, p, headers_read, ck, counts);
+  }
+  ck.format_detail = detail(counts, archive) + "; " + std::to_string(picks.size()) + " of " +
+                     std::to_string(table->members.size()) + " members read";
   ck.files.push_back(std::move(src));
   return ck;
 }

@@ -170,3 +170,31 @@ TEST(CliInspect, HelpExitsZero) {
     EXPECT_THAT(r.out, HasSubstr("--json")) << c;
   }
 }
+
+// From an .npz only the named members are read; the output and the
+// unknown-name error are those of opening the whole archive.
+TEST(CliInspect, StatsAndShowOfOneNpzTensor) {
+  test::TempDir dir;
+  std::vector<io::TensorInfo> t;
+  for (int i = 0; i < 300; ++i) t.push_back(arange_tensor("l." + std::to_string(i) + ".w", {2, 3}, static_cast<float>(i)));
+  const std::string p = dir.file("m.npz");
+  io::WriteOptions wo;
+  wo.sync = false;
+  wo.compress = true;
+  io::write_checkpoint(p, io::Format::Npz, t, {}, wo);
+  auto r = ckpt_cli("stats --json '" + p + "' l.7.w l.250.w", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["name"], "l.7.w");
+  EXPECT_EQ(j[0]["min"], 7.0);
+  EXPECT_EQ(j[1]["name"], "l.250.w");
+  EXPECT_EQ(j[1]["max"], 255.0);
+  r = ckpt_cli("show '" + p + "' l.9.w", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("l.9.w  float32 [2, 3]"));
+  EXPECT_THAT(r.out, HasSubstr("14"));
+  r = ckpt_cli("show '" + p + "' l.9.x", dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no tensor named 'l.9.x'; did you mean l.9.w"));
+}

@@ -1,6 +1,7 @@
 // .npz archives of many members: the listing that parses deflated headers
 // on all cores and keeps every member's data object in one table per
-// archive (io/formats/npz.cpp), and the zip layer's PrefixReader under it.
+// archive (io/formats/npz.cpp), the zip layer's PrefixReader under it, and
+// opening only named tensors (npz::describe_named, open_for_tensors).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include "io/formats/npy.h"
 #include "io/formats/npz.h"
 #include "io/formats/zip.h"
+#include "io/open.h"
 #include "tests/support/support.h"
 
 using namespace ckpt::io;
@@ -153,4 +155,77 @@ TEST(NpzManyMembers, DeflatedHeaderLongerThanTheFirstPeek) {
   ASSERT_EQ(ck.tensors.size(), 1u);
   EXPECT_EQ(ck.tensors[0].shape, t.shape);
   EXPECT_EQ(npy_image(ck.tensors[0]), img);
+}
+
+// ---- one tensor without listing all (ckpt stats / show) ----
+
+TEST(NpzNamed, ReadsOnlyTheNamedMembers) {
+  for (bool deflate : {true, false}) {
+    SCOPED_TRACE(deflate ? "deflated" : "stored");
+    TempDir dir;
+    auto members = many_members();
+    members[3].second = bad_dtype(members[3].second);  // never read: not asked for
+    const std::string path = write_archive(dir, members, deflate);
+    const std::vector<std::string> names{"layers.500.w", "layers.20.w", "layers.500.w"};
+    const auto ck = npz::describe_named(MappedFile::open(path), names);
+    ASSERT_TRUE(ck.has_value());
+    ASSERT_EQ(ck->tensors.size(), 2u);  // in archive order, each once
+    EXPECT_EQ(ck->tensors[0].name, "layers.20.w");
+    EXPECT_EQ(ck->tensors[1].name, "layers.500.w");
+    EXPECT_EQ(npy_image(ck->tensors[0]), members[20].second);
+    EXPECT_EQ(npy_image(ck->tensors[1]), members[500].second);
+    EXPECT_THAT(ck->format_detail, HasSubstr("2 of 700 members read"));
+    // The named member's own errors are worded as describe() words them.
+    const std::vector<std::string> bad{"layers.3.w"};
+    try {
+      (void)npz::describe_named(MappedFile::open(path), bad);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_THAT(e.sentence(), HasSubstr("member 'layers.3.w.npy': array dtype '<U1'"));
+    }
+  }
+}
+
+TEST(NpzNamed, MissingNameOpensWhole) {
+  TempDir dir;
+  const std::string path = write_archive(dir, many_members(), true);
+  const std::vector<std::string> names{"layers.20.w", "layers.20"};
+  EXPECT_FALSE(npz::describe_named(MappedFile::open(path), names).has_value());
+  // open_for_tensors then gives the whole checkpoint, from which `ckpt
+  // stats` words "no tensor named …; did you mean …" as before.
+  const Checkpoint ck = open_for_tensors(path, names);
+  EXPECT_EQ(ck.tensors.size(), static_cast<std::size_t>(kMany));
+  const std::vector<std::string> found{"layers.20.w"};
+  EXPECT_EQ(open_for_tensors(path, found).tensors.size(), 1u);
+  EXPECT_EQ(open_for_tensors(path, {}).tensors.size(), static_cast<std::size_t>(kMany));  // no names: all
+  OpenOptions root;
+  root.root = "layers";  // roots rename tensors: opened whole
+  EXPECT_EQ(open_for_tensors(path, std::vector<std::string>{"20.w"}, root).tensors.size(), static_cast<std::size_t>(kMany));
+}
+
+TEST(NpzNamed, RepeatedMemberNameFailsAsOpening) {
+  TempDir dir;
+  auto members = many_members();
+  members[600].first = members[100].first;  // a repeat of a member not asked for
+  const std::string path = write_archive(dir, members, true);
+  const std::vector<std::string> names{"layers.20.w"};
+  EXPECT_FALSE(npz::describe_named(MappedFile::open(path), names).has_value());
+  EXPECT_THAT(open_error(path), HasSubstr("two members named 'layers.100.w.npy'"));
+  try {
+    (void)open_for_tensors(path, names);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.sentence(), open_error(path));
+  }
+}
+
+TEST(NpzNamed, OtherFormatsOpenWhole) {
+  TempDir dir;
+  const std::string path = dir.file("m.safetensors");
+  WriteOptions wo;
+  wo.sync = false;
+  const std::vector<TensorInfo> ts{ckpt::test::random_tensor("a", DType::F32, {3}, 1),
+                                   ckpt::test::random_tensor("b", DType::F32, {2}, 2)};
+  write_checkpoint(path, Format::Safetensors, ts, {}, wo);
+  EXPECT_EQ(open_for_tensors(path, std::vector<std::string>{"a"}).tensors.size(), 2u);
 }
