@@ -293,6 +293,13 @@ void AtomicFile::copy_range(const ByteSource& src, std::uint64_t offset, std::ui
   }
 }
 
+bool AtomicFile::rewrite_buffered(std::uint64_t pos, std::span<const std::byte> bytes) noexcept {
+  const std::uint64_t start = pos_ - buf_.size();  // file offset of buf_[0]
+  if (pos < start || pos > pos_ || bytes.size() > pos_ - pos) return false;
+  std::memcpy(buf_.data() + (pos - start), bytes.data(), bytes.size());
+  return true;
+}
+
 void AtomicFile::write_at(std::uint64_t pos, std::span<const std::byte> bytes) {
   flush();
   std::size_t done = 0;

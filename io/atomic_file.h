@@ -58,6 +58,9 @@ class AtomicFile {
                   const std::function<void(std::uint64_t)>& step);
   // Overwrites bytes already written (zip local headers patched after the data).
   void write_at(std::uint64_t pos, std::span<const std::byte> bytes);
+  // write_at for bytes still in the write buffer (not yet written out):
+  // changes them there and returns true; false leaves everything as it was.
+  bool rewrite_buffered(std::uint64_t pos, std::span<const std::byte> bytes) noexcept;
   [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
   [[nodiscard]] const std::string& destination() const noexcept { return dest_; }
   [[nodiscard]] const std::string& temp_path() const noexcept { return temp_; }

@@ -258,7 +258,10 @@ Archive read_archive(const ByteSource& src) {
     for (const auto& m : a.members) ahead.add(m.local_header_offset, kLocalSize + m.name.size() + 64 + kDataPeek);
   }
   const ScatteredReads scattered(src, a.headers_far_apart());
-  BatchedHint done_with(src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
+  // Released every 8 MiB, not 64: an archive of many small members has a
+  // header on every page, and 64 MiB of them mapped at once was half the
+  // peak RSS of listing 50,000 (94 → 47 MiB, no slower).
+  BatchedHint done_with(src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
 
   for (std::size_t k = 0; k < a.members.size(); ++k) {
     Member& m = a.members[k];
@@ -539,6 +542,7 @@ void Writer::write_front() {
       break;
     case Pending::Kind::End:
       e.compressed_size = out_.position() - e.data_start;
+      patch_if_buffered(e);
       break;
   }
 }
@@ -628,6 +632,7 @@ void Writer::end_member() {
   e.crc32 = crc_;
   e.size = size_;
   e.compressed_size = out_.position() - e.data_start;
+  patch_if_buffered(e);
 }
 
 std::vector<std::byte> Writer::local_header_core(const Entry& e) {
@@ -653,16 +658,26 @@ std::vector<std::byte> Writer::local_header_core(const Entry& e) {
   return h;
 }
 
-// The local header's CRC and sizes, known only after the data. Patched for
-// every member at the end rather than after each one: a page rewritten while
-// the kernel is writing it back makes the writer wait for the disk.
-void Writer::patch_local_header(const Entry& e) { out_.write_at(e.local_header_offset + 4, local_header_core(e)); }
+// The local header's CRC and sizes, known only after the data. Patched in
+// the file for every member at the end rather than after each one: a page
+// rewritten while the kernel is writing it back makes the writer wait for
+// the disk. A header still in the write buffer is patched there at once:
+// a pwrite per member was half of writing 50,000 members of 1 KiB.
+void Writer::patch_local_header(Entry& e) {
+  if (e.patched) return;
+  out_.write_at(e.local_header_offset + 4, local_header_core(e));
+  e.patched = true;
+}
+
+void Writer::patch_if_buffered(Entry& e) {
+  e.patched = out_.rewrite_buffered(e.local_header_offset + 4, local_header_core(e));
+}
 
 void Writer::finish() {
   if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is still open");
   drain(true);
   const std::uint64_t cd_offset = out_.position();
-  for (const auto& e : entries_) patch_local_header(e);
+  for (auto& e : entries_) patch_local_header(e);
   for (const auto& e : entries_) {
     // Only saturated fields go in the zip64 extra, in the specified order.
     const bool big_size = e.size >= kSat32, big_csize = e.compressed_size >= kSat32, big_off = e.local_header_offset >= kSat32;

@@ -134,6 +134,7 @@ class Writer {
     std::uint64_t local_header_offset = 0;
     std::uint64_t data_start = 0;
     std::uint16_t extra_len = 20;  // the zip64 extra, plus any alignment padding after it
+    bool patched = false;          // the local header already has the CRC and sizes
   };
   // What the calling thread writes next, in archive order.
   struct Pending {
@@ -142,7 +143,8 @@ class Writer {
     std::vector<std::byte> header;        // Header
     std::shared_ptr<DeflateBlock> block;  // Block
   };
-  void patch_local_header(const Entry& e);
+  void patch_local_header(Entry& e);
+  void patch_if_buffered(Entry& e);
   // The local header from its version field to the end of its zip64 extra
   // (padding excluded): written whole at the start, and again at the end
   // once CRC and sizes are known, in one write per member.
