@@ -421,7 +421,8 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   std::vector<std::string> ignored;
   Counts counts;
   const ScatteredReads scattered(*src, far_apart);  // the npy headers lie scattered too
-  BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
+  // Every 8 MiB, as read_archive releases the local headers' pages.
+  BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
   std::vector<Prepared> prepared;
   Prepared unsupported;  // for members of other methods, which take() refuses
   std::size_t batch = 0, batch_stop = 0;
