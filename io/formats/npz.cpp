@@ -49,10 +49,11 @@ constexpr std::size_t kPreamble = 12;
 // from (the parser's sentences count these bytes).
 constexpr std::size_t kHeaderPeek = 4096;
 // Members whose headers are parsed together, on all cores, before their
-// tensors are made in order (bounds the pages mapped before their release).
+// tensors are taken in order: at most this many, spread over at most this
+// much of the file (bounds the pages mapped before they are released).
 constexpr std::size_t kBatch = 4096;
 constexpr std::uint64_t kBatchSpan = std::uint64_t{32} << 20;
-// Deflated headers one task inflates; fewer in a batch are parsed inline.
+// Members one task prepares; a batch of no more is prepared on the calling thread.
 constexpr std::size_t kPerTask = 128;
 
 [[noreturn]] void crc_mismatch(const ByteSource& src, const zip::Member& m, std::uint32_t crc) {
