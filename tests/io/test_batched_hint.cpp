@@ -72,8 +72,9 @@ TEST(BatchedHint, SaturatesInsteadOfWrapping) {
 }
 
 namespace {
-// The VmFlags of the mapping that holds `p`, from /proc/self/smaps ("rr" is MADV_RANDOM).
-std::string vm_flags_of(const void* p) {
+// The line starting with `field` in the /proc/self/smaps entry of the
+// mapping that holds `p` ("" when there is none).
+std::string smaps_line(const void* p, const std::string& field) {
   std::ifstream smaps("/proc/self/smaps");
   const auto at = reinterpret_cast<std::uintptr_t>(p);
   bool inside = false;
@@ -85,27 +86,18 @@ std::string vm_flags_of(const void* p) {
       inside = lo <= at && at < hi;
       continue;
     }
-    if (inside && line.rfind("VmFlags:", 0) == 0) return line;
+    if (inside && line.rfind(field, 0) == 0) return line;
   }
   return "";
 }
 
-// Rss of the mapping that holds `p`, in KiB.
+// The VmFlags of the mapping ("rr" is MADV_RANDOM).
+std::string vm_flags_of(const void* p) { return smaps_line(p, "VmFlags:"); }
+
+// Its resident size, in KiB.
 std::uint64_t rss_kib_of(const void* p) {
-  std::ifstream smaps("/proc/self/smaps");
-  const auto at = reinterpret_cast<std::uintptr_t>(p);
-  bool inside = false;
-  for (std::string line; std::getline(smaps, line);) {
-    std::uintptr_t lo = 0, hi = 0;
-    char dash = 0;
-    std::istringstream head(line);
-    if (head >> std::hex >> lo >> dash >> hi && dash == '-') {
-      inside = lo <= at && at < hi;
-      continue;
-    }
-    if (inside && line.rfind("Rss:", 0) == 0) return std::stoull(line.substr(4));
-  }
-  return 0;
+  const std::string line = smaps_line(p, "Rss:");
+  return line.empty() ? 0 : std::stoull(line.substr(4));
 }
 }  // namespace
 
