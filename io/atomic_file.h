@@ -71,6 +71,7 @@ class AtomicFile {
   void flush();
   void write_raw(std::span<const std::byte> bytes);
   std::uint64_t kernel_copy(int src, std::uint64_t offset, std::uint64_t n);
+  void copy_small(const ByteSource& src, std::uint64_t offset, std::span<std::byte> out);
   [[noreturn]] void fail(const std::string& what) const;
   std::string dest_;
   std::string temp_;
@@ -80,6 +81,16 @@ class AtomicFile {
   bool committed_ = false;
   bool sync_ = true;
   bool kernel_copy_ok_ = true;  // false once copy_file_range refused these filesystems
+  // Small ranges come from a window read ahead of them, which doubles while
+  // they follow one another in the source (as the kernel's read-ahead does)
+  // and falls back to the range alone when they jump about.
+  struct Window {
+    const ByteSource* src = nullptr;
+    std::uint64_t offset = 0;  // of bytes[0] in src
+    std::uint64_t end = 0;     // end of the last range read from src
+    std::uint64_t ahead = 0;   // how far the next read may reach past its range
+    std::vector<std::byte> bytes;
+  } window_;
 };
 
 // Throws when `destination` is a file one of the tensors reads from, unless
