@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "app/cli_exit.h"
 #include "app/commands.h"
 #include "io/error.h"
 
@@ -27,7 +28,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    return ctx.exit_code;
+    return ckpt::app::finish(ctx.exit_code);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

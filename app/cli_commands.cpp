@@ -1,4 +1,5 @@
 #include "app/cli_commands.h"
+#include "app/cli_exit.h"
 #include "app/commands.h"
 
 #include <fmt/format.h>
@@ -257,14 +258,14 @@ io::Format target_format(const ConvertArgs& a) {
 }  // namespace
 
 int run_info(const InfoArgs& args) {
-  const auto ck = io::open_checkpoint(args.path, {args.root});
+  const auto& ck = keep_until_exit(io::open_checkpoint(args.path, {args.root}));
   if (args.json) print_json(ck);
   else print_text(ck, args.max_items);
   return 0;
 }
 
 int run_convert(const ConvertArgs& a) {
-  auto src = io::open_checkpoint(a.input, {a.root});
+  auto& src = keep_until_exit(io::open_checkpoint(a.input, {a.root}));
   std::vector<std::string> notes;
   if (a.mlx_quantized) {
     // GGUF Q4_0/Q4_1/Q8_0 become MLX affine triples exactly as MLX loads

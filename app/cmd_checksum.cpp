@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/cli_exit.h"
 #include "app/commands.h"
 #include "io/deflate.h"
 #include "io/error.h"
@@ -85,7 +86,7 @@ std::uint32_t tensor_crc(const io::TensorInfo& t, unsigned threads) {
 }
 
 int run_checksum(const ChecksumArgs& a) {
-  const auto ck = io::open_checkpoint(a.path, {a.root});
+  const auto& ck = keep_until_exit(io::open_checkpoint(a.path, {a.root}));
   std::vector<const io::TensorInfo*> chosen;
   for (const auto& n : a.names) chosen.push_back(&find_tensor(ck, n));
   if (a.names.empty())

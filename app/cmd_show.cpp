@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/cli_exit.h"
 #include "app/commands.h"
 #include "io/error.h"
 #include "io/open.h"
@@ -141,7 +142,7 @@ std::string cell(double v, bool ints) {
 }
 
 int run_show(const ShowArgs& a) {
-  const auto ck = io::open_for_tensors(a.path, std::span(&a.name, 1), {a.root});
+  const auto& ck = keep_until_exit(io::open_for_tensors(a.path, std::span(&a.name, 1), {a.root}));
   const auto& t = find_tensor(ck, a.name);
   if (a.rows < 0 || a.cols < 0) throw io::Error(a.path, io::kNoOffset, "--rows and --cols cannot be negative");
   const auto w = parse_slice(a, t.shape);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/cli_commands.h"
+#include "app/cli_exit.h"
 #include "app/commands.h"
 #include "io/error.h"
 #include "io/open.h"
@@ -108,7 +109,7 @@ nlohmann::ordered_json to_json(const io::TensorInfo& t, const model::TensorStats
 }
 
 int run_stats(const StatsArgs& a) {
-  const auto ck = io::open_for_tensors(a.path, a.names, {a.root});
+  const auto& ck = keep_until_exit(io::open_for_tensors(a.path, a.names, {a.root}));
   std::vector<const io::TensorInfo*> chosen;
   for (const auto& n : a.names) chosen.push_back(&find_tensor(ck, n));
   const bool all = a.names.empty();

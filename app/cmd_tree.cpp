@@ -7,6 +7,7 @@
 #include <string>
 
 #include "app/cli_commands.h"
+#include "app/cli_exit.h"
 #include "app/commands.h"
 #include "io/open.h"
 #include "model/param_tree.h"
@@ -135,7 +136,7 @@ class Printer {
 };
 
 int run_tree(const TreeArgs& a) {
-  const auto ck = io::open_checkpoint(a.path, {a.root});
+  const auto& ck = keep_until_exit(io::open_checkpoint(a.path, {a.root}));
   const auto tree = model::ParamTree::build(ck.tensors);
   Printer p(tree, ck, a);
   if (a.json) {

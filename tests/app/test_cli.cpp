@@ -226,3 +226,27 @@ TEST(Cli, ConvertJsonAndGgufToMlxQuantized) {
   EXPECT_EQ(by["blk.0.ffn.scales"].dtype, io::DType::F16);
   EXPECT_EQ(by["blk.0.ffn.scales"].shape, (io::Shape{2, 2}));
 }
+
+// ckpt ends without tearing down what it opened (app/cli_exit.h): whatever
+// it printed must still arrive whole, with the right exit code, including
+// output far larger than stdio's buffer and the summary after a convert.
+TEST(Cli, OutputArrivesWholeWhenTheProcessEndsWithoutTeardown) {
+  test::TempDir dir;
+  std::vector<io::TensorInfo> ts;
+  for (int i = 0; i < 3000; ++i)
+    ts.push_back(test::random_tensor("model.layers." + std::to_string(i) + ".weight", io::DType::F32, {3}, 1u + static_cast<unsigned>(i)));
+  const std::string p = dir.file("many.safetensors");
+  io::write_checkpoint(p, io::Format::Safetensors, ts, {}, {});
+  const auto r = ckpt_cli("info --json '" + p + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_GT(r.out.size(), std::size_t{200000});
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["tensors"].size(), 3000u);
+  EXPECT_EQ(j["tensors"][2999]["name"], "model.layers.999.weight");  // sorted by name, the last one
+  const auto c = ckpt_cli("convert --json --no-sync '" + p + "' '" + dir.file("many.gguf") + "'", dir);
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(nlohmann::json::parse(c.out)["tensors"], 3000);
+  const auto e = ckpt_cli("info '" + dir.file("missing.gguf") + "'", dir);
+  EXPECT_EQ(e.code, 2);
+  EXPECT_THAT(e.err, HasSubstr("missing.gguf"));
+}
