@@ -41,6 +41,7 @@
 #include "io/byte_reader.h"
 #include "io/checked.h"
 #include "io/error.h"
+#include "io/first_repeat.h"
 #include "io/limits.h"
 
 namespace ckpt::io::gguf {
@@ -697,12 +698,13 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
 
   // Check every tensor before writing a byte.
   std::vector<std::uint64_t> sizes;
-  std::unordered_set<std::string> names;
-  for (const auto& t : tensors) {
+  const std::size_t repeat = first_repeat(tensors.size(), [&](std::size_t k) -> const std::string& { return tensors[k].name; });
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const TensorInfo& t = tensors[k];
     const auto& ti = info(t.dtype);
     if (ti.ggml_id < 0)
       throw Error(path, kNoOffset, "tensor '" + t.name + "' has dtype " + std::string(ti.name) + ", which .gguf cannot store");
-    if (!names.insert(t.name).second) throw Error(path, kNoOffset, "the tensor name '" + t.name + "' appears twice");
+    if (k == repeat) throw Error(path, kNoOffset, "the tensor name '" + t.name + "' appears twice");
     if (t.shape.size() > kMaxDims)
       throw Error(path, kNoOffset, "tensor '" + t.name + "' has " + std::to_string(t.shape.size()) + " dimensions; .gguf files hold at most " +
                                        std::to_string(kMaxDims) + " here (ggml itself reads 4)");

@@ -32,6 +32,7 @@
 #include "io/checked.h"
 #include "io/deflate.h"
 #include "io/error.h"
+#include "io/first_repeat.h"
 #include "io/formats/npy.h"
 #include "io/formats/zip.h"
 #include "io/thread_pool.h"
@@ -269,22 +270,9 @@ bool is_array_member(const zip::Member& m) { return !m.is_directory() && ends_wi
 // has, or SIZE_MAX. An open-addressed table of indices hashed by name: a
 // set of strings, then a sort of views, were a fifth of listing 50,000.
 std::size_t first_repeated_name(const std::vector<zip::Member>& members) {
-  std::size_t slots = 16;
-  while (slots < 2 * members.size()) slots *= 2;
-  std::vector<std::uint32_t> table(slots, UINT32_MAX);  // member indices; members ≤ kMaxTensorCount
-  const std::hash<std::string_view> hash;
-  for (std::size_t k = 0; k < members.size(); ++k) {
-    if (!is_array_member(members[k])) continue;
-    const std::string_view name = members[k].name;
-    for (std::size_t i = hash(name) & (slots - 1);; i = (i + 1) & (slots - 1)) {
-      if (table[i] == UINT32_MAX) {
-        table[i] = static_cast<std::uint32_t>(k);
-        break;
-      }
-      if (members[table[i]].name == name) return k;
-    }
-  }
-  return SIZE_MAX;
+  return first_repeat(
+      members.size(), [&](std::size_t k) -> const std::string& { return members[k].name; },
+      [&](std::size_t k) { return !is_array_member(members[k]); });
 }
 
 // A member's tensor as far as it can be made on any thread: everything but
@@ -496,8 +484,12 @@ Checkpoint open(const std::string& path) { return describe(MappedFile::open(path
 
 void write(const std::string& path, std::span<const TensorInfo> tensors, const Metadata&, const WriteOptions& opt) {
   // Check every tensor before the first byte is written.
+  // An unnamed tensor (a lone .npy) gets NumPy's positional name.
   std::vector<std::string> members;
-  std::set<std::string> seen;
+  members.reserve(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    members.push_back((tensors[i].name.empty() ? "arr_" + std::to_string(i) : tensors[i].name) + ".npy");
+  const std::size_t repeat = first_repeat(members.size(), [&](std::size_t k) -> const std::string& { return members[k]; });
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const TensorInfo& t = tensors[i];
     if (info(t.dtype).npy_descr.empty())
@@ -506,11 +498,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
     const auto want = numel ? byte_size(t.dtype, *numel) : std::nullopt;
     if (!want || *want != t.nbytes || !t.data)
       throw Error(path, kNoOffset, "tensor '" + t.name + "' has no readable data matching its shape and dtype");
-    // An unnamed tensor (a lone .npy) gets NumPy's positional name.
-    std::string member = (t.name.empty() ? "arr_" + std::to_string(i) : t.name) + ".npy";
-    if (!seen.insert(member).second)
-      throw Error(path, kNoOffset, "two tensors would both be stored as member '" + member + "'");
-    members.push_back(std::move(member));
+    if (i == repeat) throw Error(path, kNoOffset, "two tensors would both be stored as member '" + members[i] + "'");
   }
   refuse_overwriting_inputs(path, tensors, opt);
 

@@ -56,6 +56,7 @@
 #include "io/deflate.h"
 #include "io/endian.h"
 #include "io/error.h"
+#include "io/first_repeat.h"
 #include "io/formats/pickle.h"
 #include "io/formats/torch_state_dict.h"
 #include "io/formats/zip.h"
@@ -1123,15 +1124,16 @@ Checkpoint open(const std::string& path) {
 
 void write(const std::string& path, std::span<const TensorInfo> tensors, const Metadata&, const WriteOptions& opt) {
   // Check every tensor before the first byte is written.
-  std::set<std::string> seen;
-  for (const TensorInfo& t : tensors) {
+  const std::size_t repeat = first_repeat(tensors.size(), [&](std::size_t k) -> const std::string& { return tensors[k].name; });
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const TensorInfo& t = tensors[k];
     if (!storage_class(t.dtype))
       throw Error(path, kNoOffset, "tensor " + q(t.name) + " has dtype " + std::string(name(t.dtype)) + ", which PyTorch files cannot store");
     const auto numel = checked_numel(t.shape);
     const auto want = numel ? byte_size(t.dtype, *numel) : std::nullopt;
     if (!want || *want != t.nbytes || !t.data)
       throw Error(path, kNoOffset, "tensor " + q(t.name) + " has no readable data matching its shape and dtype");
-    if (!seen.insert(t.name).second) throw Error(path, kNoOffset, "two tensors are both named " + q(t.name));
+    if (k == repeat) throw Error(path, kNoOffset, "two tensors are both named " + q(t.name));
   }
   refuse_overwriting_inputs(path, tensors, opt);
 

@@ -28,6 +28,7 @@
 #include "io/checked.h"
 #include "io/endian.h"
 #include "io/error.h"
+#include "io/first_repeat.h"
 #include "io/formats/safetensors_fast_header.h"
 
 namespace ckpt::io::safetensors {
@@ -530,23 +531,24 @@ std::string build_header(const std::string& dest, std::span<const TensorInfo> te
 }
 
 void check_writable(const std::string& dest, std::span<const TensorInfo> tensors) {
-  std::unordered_set<std::string> names;
-  for (const auto& t : tensors) {
-    const std::string who = "tensor " + q(t.name);
+  const std::size_t repeat = first_repeat(tensors.size(), [&](std::size_t k) -> const std::string& { return tensors[k].name; });
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const TensorInfo& t = tensors[k];
+    const auto who = [&t] { return "tensor " + q(t.name); };  // built only for an error
     if (info(t.dtype).safetensors.empty())
-      throw Error(dest, kNoOffset, who + " has dtype " + std::string(name(t.dtype)) + ", which .safetensors cannot store");
+      throw Error(dest, kNoOffset, who() + " has dtype " + std::string(name(t.dtype)) + ", which .safetensors cannot store");
     if (t.name == "__metadata__")
       throw Error(dest, kNoOffset, "a tensor cannot be named '__metadata__' in .safetensors, which reserves that key");
-    if (!names.insert(t.name).second) throw Error(dest, kNoOffset, who + " appears more than once");
+    if (k == repeat) throw Error(dest, kNoOffset, who() + " appears more than once");
     const auto numel = checked_numel(t.shape);
     const auto want = numel ? byte_size(t.dtype, *numel) : std::nullopt;
     if (!want)
-      throw Error(dest, kNoOffset, who + " has a shape whose elements do not fill whole bytes of " +
+      throw Error(dest, kNoOffset, who() + " has a shape whose elements do not fill whole bytes of " +
                                        std::string(info(t.dtype).safetensors));
     if (*want != t.nbytes)
-      throw Error(dest, kNoOffset, who + " says it has " + std::to_string(t.nbytes) + " bytes but its shape needs " +
+      throw Error(dest, kNoOffset, who() + " says it has " + std::to_string(t.nbytes) + " bytes but its shape needs " +
                                        std::to_string(*want));
-    if (!t.data) throw Error(dest, kNoOffset, who + " has no readable data");
+    if (!t.data) throw Error(dest, kNoOffset, who() + " has no readable data");
   }
 }
 
