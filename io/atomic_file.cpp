@@ -194,7 +194,7 @@ namespace {
 // series of five runs 4 MiB pieces took 0.52-2.3 s.
 constexpr std::uint64_t kCopyPiece = std::uint64_t{2} << 20;
 // Ranges up to this size are read into the write buffer instead.
-constexpr std::uint64_t kSmallCopy = std::uint64_t{64} << 10;
+constexpr std::uint64_t kSmallCopy = kSmallRangeBytes;
 // Read-ahead of small ranges: the first window after a range that followed
 // on, the largest, and the gap (alignment padding) that still counts as
 // following on.
@@ -258,11 +258,7 @@ void AtomicFile::copy_range(const ByteSource& src, std::uint64_t offset, std::ui
   if (n <= kSmallCopy) {
     // Read into the buffer: the mincore, madvise and write of the path below,
     // per tensor, took 50,000 tensors of 1 KiB 0.8 s of system time.
-    if (buf_.size() + n > kBufferBytes) flush();
-    const std::size_t at = buf_.size();
-    buf_.resize(at + static_cast<std::size_t>(n));
-    copy_small(src, offset, std::span<std::byte>(buf_.data() + at, static_cast<std::size_t>(n)));
-    pos_ += n;
+    (void)append_small(src, offset, n);
     if (step) step(n);
     return;
   }
@@ -300,9 +296,28 @@ void AtomicFile::copy_range(const ByteSource& src, std::uint64_t offset, std::ui
   }
 }
 
-void AtomicFile::copy_small(const ByteSource& src, std::uint64_t offset, std::span<std::byte> out) {
+std::span<const std::byte> AtomicFile::append_small(const ByteSource& src, std::uint64_t offset, std::uint64_t n) {
+  if (n > kSmallCopy) throw Error(dest_, pos_, "internal error: append_small of more than 64 KiB");
+  if (buf_.size() + n > kBufferBytes) flush();
+  const std::size_t at = buf_.size();
+  buf_.resize(at + static_cast<std::size_t>(n));
+  const std::span<std::byte> bytes(buf_.data() + at, static_cast<std::size_t>(n));
+  try {
+    read_small(src, offset, bytes);
+  } catch (...) {
+    buf_.resize(at);  // nothing of a failed read is written
+    throw;
+  }
+  pos_ += n;
+  return bytes;
+}
+
+void AtomicFile::read_small(const ByteSource& src, std::uint64_t offset, std::span<std::byte> out) {
   Window& w = window_;
   const std::uint64_t n = out.size();
+  if (offset > src.size() || n > src.size() - offset)
+    throw Error(dest_, pos_, "internal error: a copied range runs past the end of '" + src.label() + "'");
+  if (n == 0) return;
   if (w.src == &src && offset >= w.offset && n <= w.bytes.size() && offset - w.offset <= w.bytes.size() - n) {
     std::memcpy(out.data(), w.bytes.data() + (offset - w.offset), out.size());
     return;

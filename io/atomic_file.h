@@ -39,6 +39,10 @@ void disarm();
 // (".NAME.ckpt-tmp-"), followed by "<pid>-<random>".
 [[nodiscard]] std::string temp_prefix(const std::string& destination);
 
+// Ranges up to this size are read (not copied in the kernel) through a
+// read-ahead window; see AtomicFile::read_small.
+inline constexpr std::uint64_t kSmallRangeBytes = std::uint64_t{64} << 10;
+
 class AtomicFile {
  public:
   explicit AtomicFile(std::string destination, bool sync = true, std::uint32_t mode = 0644);
@@ -56,6 +60,13 @@ class AtomicFile {
   // size. The pages read are dropped from this process's resident set.
   void copy_range(const ByteSource& src, std::uint64_t offset, std::uint64_t n,
                   const std::function<void(std::uint64_t)>& step);
+  // Appends [offset, offset + n) of `src`, n ≤ kSmallRangeBytes, and returns
+  // those bytes in the write buffer (valid until the next call on this file).
+  std::span<const std::byte> append_small(const ByteSource& src, std::uint64_t offset, std::uint64_t n);
+  // Reads [offset, offset + out.size()) of `src`, out.size() ≤ kSmallRangeBytes,
+  // through the window that serves small copies: ranges that follow one
+  // another in a source cost one read per window, not one each.
+  void read_small(const ByteSource& src, std::uint64_t offset, std::span<std::byte> out);
   // Overwrites bytes already written (zip local headers patched after the data).
   void write_at(std::uint64_t pos, std::span<const std::byte> bytes);
   // write_at for bytes still in the write buffer (not yet written out):
@@ -71,7 +82,6 @@ class AtomicFile {
   void flush();
   void write_raw(std::span<const std::byte> bytes);
   std::uint64_t kernel_copy(int src, std::uint64_t offset, std::uint64_t n);
-  void copy_small(const ByteSource& src, std::uint64_t offset, std::span<std::byte> out);
   [[noreturn]] void fail(const std::string& what) const;
   std::string dest_;
   std::string temp_;

@@ -159,6 +159,7 @@ class Writer {
   std::deque<Pending> pending_;
   std::size_t blocks_in_flight_ = 0;
   std::vector<std::byte> block_;  // the open deflated member's block being filled
+  std::vector<std::byte> small_;  // a small range on its way into a deflated member
   std::vector<std::byte> dict_;   // the 32 KiB of that member before block_
   int level_ = 6;
   bool deflating_ = false;
