@@ -7,10 +7,12 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli_exit.h"
+#include "app/cli_heap.h"
 #include "app/commands.h"
 #include "io/error.h"
 
 int main(int argc, char** argv) {
+  ckpt::app::start_with_huge_page_heap(argv);
   CLI::App app{"ckpt — inspect and convert model checkpoints (.safetensors, .gguf, PyTorch .pt/.pth/.bin, .npy, .npz)", "ckpt"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ckpt ") + CKPT_VERSION);

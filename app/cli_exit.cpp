@@ -4,20 +4,12 @@
 #include <cstdlib>
 #include <vector>
 
+#include "app/cli_build.h"
+
 namespace ckpt::app {
 
 namespace {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kFreeAtExit = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-constexpr bool kFreeAtExit = true;
-#else
-constexpr bool kFreeAtExit = false;
-#endif
-#else
-constexpr bool kFreeAtExit = false;
-#endif
+constexpr bool kFreeAtExit = kSanitizerBuild;
 
 std::vector<std::shared_ptr<const void>>& kept() {
   static std::vector<std::shared_ptr<const void>> objects;

@@ -250,3 +250,21 @@ TEST(Cli, OutputArrivesWholeWhenTheProcessEndsWithoutTeardown) {
   EXPECT_EQ(e.code, 2);
   EXPECT_THAT(e.err, HasSubstr("missing.gguf"));
 }
+
+// ckpt starts itself once more with glibc's huge-page heap (app/cli_heap.h):
+// whatever the environment, a command runs once, prints once, and keeps the
+// exit code; GLIBC_TUNABLES the user set survives.
+TEST(Cli, RunsOnceWhateverTheHeapEnvironment) {
+  test::TempDir dir;
+  const auto p = write_sample(dir);
+  for (const std::string env : {"", "CKPT_SMALL_PAGES=1 ", "GLIBC_TUNABLES=glibc.malloc.check=0 ",
+                                "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "}) {
+    SCOPED_TRACE(env);
+    const auto r = ckpt_cli("info --json '" + p + "'", dir, env);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["tensors"].size(), 3u);  // parses: printed exactly once
+    const auto e = ckpt_cli("info '" + dir.file("nope.gguf") + "'", dir, env);
+    EXPECT_EQ(e.code, 2);
+    EXPECT_EQ(std::count(e.err.begin(), e.err.end(), '\n'), 1) << e.err;
+  }
+}

@@ -246,11 +246,11 @@ int run_python(const std::string& script, const std::vector<std::string>& args, 
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-CliRun ckpt_cli(const std::string& args, const TempDir& dir) {
+CliRun ckpt_cli(const std::string& args, const TempDir& dir, const std::string& env) {
   const char* cli = std::getenv("CKPT_CLI");
   const std::string bin = cli ? cli : std::string(CKPT_BINARY_DIR) + "/app/ckpt";
   const std::string err_file = dir.file("stderr.txt");
-  const std::string cmd = "'" + bin + "' " + args + " 2>'" + err_file + "'";
+  const std::string cmd = env + "'" + bin + "' " + args + " 2>'" + err_file + "'";
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return {-1, "", "popen failed"};
   std::string out;

@@ -44,12 +44,13 @@ class TempDir {
 int run_python(const std::string& script, const std::vector<std::string>& args, std::string* out = nullptr);
 
 // Runs the ckpt binary ($CKPT_CLI, else the build's app/ckpt) with `args`
-// (already shell-quoted); stderr goes through a file in `dir`.
+// (already shell-quoted); stderr goes through a file in `dir`. `env`, when
+// given, is prefixed to the command ("NAME=value ").
 struct CliRun {
   int code;
   std::string out, err;
 };
-[[nodiscard]] CliRun ckpt_cli(const std::string& args, const TempDir& dir);
+[[nodiscard]] CliRun ckpt_cli(const std::string& args, const TempDir& dir, const std::string& env = "");
 
 // Whole files as bytes.
 [[nodiscard]] std::vector<std::byte> read_file_bytes(const std::string& path);

@@ -1,0 +1,48 @@
+#include "app/cli_heap.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "app/cli_build.h"
+
+namespace ckpt::app {
+
+namespace {
+constexpr const char* kTunable = "glibc.malloc.hugetlb";
+// Set with the tunable, so a second start never starts again, whatever
+// glibc made of it.
+constexpr const char* kMarker = "CKPT_HEAP_RESTARTED";
+
+constexpr bool kOwnAllocator = kSanitizerBuild;
+
+// Huge pages only help where the kernel gives them on request.
+bool kernel_offers_huge_pages() {
+  char mode[128] = {};
+  FILE* f = std::fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+  if (!f) return false;
+  const std::size_t n = std::fread(mode, 1, sizeof mode - 1, f);
+  std::fclose(f);
+  mode[n] = '\0';
+  return std::strstr(mode, "[never]") == nullptr;
+}
+}  // namespace
+
+void start_with_huge_page_heap(char** argv) {
+  if (kOwnAllocator || std::getenv(kMarker) || std::getenv("CKPT_SMALL_PAGES")) return;
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables && std::strstr(tunables, kTunable)) return;
+  if (!kernel_offers_huge_pages()) return;
+  std::string value = tunables && *tunables ? std::string(tunables) + ":" : std::string();
+  value += std::string(kTunable) + "=1";
+  if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0 || ::setenv(kMarker, "1", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);
+  // Still here: /proc is missing or exec was refused. Carry on as we are.
+  if (tunables) ::setenv("GLIBC_TUNABLES", tunables, 1);
+  else ::unsetenv("GLIBC_TUNABLES");
+}
+
+}  // namespace ckpt::app
