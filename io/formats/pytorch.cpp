@@ -593,8 +593,10 @@ class StorageKeys {
 Checkpoint describe_zip(std::shared_ptr<const ByteSource> src, bool scan_state_dict) {
   const std::string& file = src->label();
   // Phase 1: the zip directory and the top folder. torch takes the first
-  // member's folder; fall back to whichever folder holds a data.pkl.
-  const zip::Archive archive = zip::read_archive(*src);
+  // member's folder; fall back to whichever folder holds a data.pkl. The
+  // local headers are read on a second thread meanwhile (see below).
+  zip::Archive archive = zip::read_central_directory(*src);
+  zip::LocalHeadersAhead local_headers(*src, archive);
   // Views of the members' names: `archive` outlives every use.
   // A handful of names are looked up by scanning the members; storages by
   // StorageKeys, or, for keys that are not torch's numbers, by a table of
@@ -619,18 +621,38 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src, bool scan_state_d
     const auto slash = first.find('/');
     if (slash != std::string::npos) top = first.substr(0, slash);
   }
-  if (!find(top + "/data.pkl")) {
-    top.clear();
-    for (const auto& m : archive.members) {
-      const auto slash = m.name.find('/');
-      if (slash != std::string::npos && m.name.substr(slash) == "/data.pkl") {
-        top = m.name.substr(0, slash);
-        break;
+  // While the other thread reads the local headers, this one scans data.pkl
+  // (its own local header read here too). A problem met here is reported
+  // after any in the local headers, which read_archive checked first; the
+  // scan itself never throws, and anything it cannot read waits for the
+  // steps below, in their order.
+  std::optional<torch_state_dict::StateDict> early_scan;
+  bool scanned = false;
+  try {
+    if (!find(top + "/data.pkl")) {
+      top.clear();
+      for (const auto& m : archive.members) {
+        const auto slash = m.name.find('/');
+        if (slash != std::string::npos && m.name.substr(slash) == "/data.pkl") {
+          top = m.name.substr(0, slash);
+          break;
+        }
       }
+      if (top.empty())
+        throw Error(file, archive.central_directory_offset, "the archive has no data.pkl record, so it is not a torch.save file");
     }
-    if (top.empty())
-      throw Error(file, archive.central_directory_offset, "the archive has no data.pkl record, so it is not a torch.save file");
+    const zip::Member& entry = *find(top + "/data.pkl");
+    if (scan_state_dict && entry.method == zip::kStored && entry.size <= kMaxTorchPickleBytes) {
+      zip::Member located = entry;
+      located.data_offset = zip::read_local_header(*src, archive, static_cast<std::size_t>(&entry - archive.members.data())).data_offset;
+      early_scan = torch_state_dict::scan(zip::member_bytes(*src, located));
+      scanned = true;
+    }
+  } catch (...) {
+    local_headers.rethrow_error();
+    throw;
   }
+  zip::apply_local_headers(archive, local_headers.take());
   const std::string prefix = top + "/";
   const zip::Member& pkl = *find(prefix + "data.pkl");
 
@@ -712,7 +734,7 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src, bool scan_state_d
   ck.format_detail += "), pickle protocol " + std::to_string(protocol);
   if (cx.big_endian) ck.format_detail += ", big-endian";
 
-  if (const auto sd = scan_state_dict ? torch_state_dict::scan(pkl_bytes) : std::nullopt) {
+  if (const auto sd = scanned ? std::move(early_scan) : scan_state_dict ? torch_state_dict::scan(pkl_bytes) : std::nullopt) {
     // Storages resolved in the order the interpreter's persistent_load
     // would meet them, so the first error is the same.
     std::vector<std::size_t> pid_ref(sd->pids.size());

@@ -197,7 +197,7 @@ Zip64Fields read_zip64_extra(const ByteSource& src, std::uint64_t extra_pos, std
 
 }  // namespace
 
-Archive read_archive(const ByteSource& src) {
+Archive read_central_directory(const ByteSource& src) {
   const End end = find_end(src);
   Archive a;
   a.zip64 = end.zip64;
@@ -205,8 +205,6 @@ Archive read_archive(const ByteSource& src) {
   a.members.reserve(static_cast<std::size_t>(end.entries));  // bounded by cd_size / 46 above
 
   // Phase 4: central directory headers.
-  std::vector<std::uint64_t> central_at;  // where each member's central header is, for messages
-  central_at.reserve(a.members.capacity());
   ByteReader r(src, end.cd_offset);
   const std::uint64_t cd_end = end.cd_offset + end.cd_size;
   for (std::uint64_t k = 0; k < end.entries; ++k) {
@@ -221,6 +219,7 @@ Archive read_archive(const ByteSource& src) {
     if (load_le<std::uint32_t>(h) != kCentralSig)
       throw Error(src.label(), at, "bad central directory header signature for member " + std::to_string(k));
     Member m;
+    m.central_header_offset = at;
     m.flags = load_le<std::uint16_t>(h + 8);
     m.method = load_le<std::uint16_t>(h + 10);
     m.crc32 = load_le<std::uint32_t>(h + 16);
@@ -244,8 +243,68 @@ Archive read_archive(const ByteSource& src) {
     if (m.flags & 0x0001) throw Error(src.label(), at, "member '" + m.name + "' is encrypted, which is not supported");
 
     a.members.push_back(std::move(m));
-    central_at.push_back(at);
   }
+  return a;
+}
+
+namespace {
+// Phases 5 and 6 for member `k`: its local header, whose variable length
+// decides where the data starts, and its sizes against the file and against
+// what its method can do.
+LocalHeader check_local_header(const ByteSource& src, const Archive& a, std::size_t k) {
+  const Member& m = a.members[k];
+  const std::uint64_t cd_offset = a.central_directory_offset;
+  const std::uint64_t at = m.central_header_offset;
+  // Built only for an error: two strings per member were a tenth of listing 50,000.
+  const auto who = [&m] { return "member '" + m.name + "'"; };
+  if (m.local_header_offset >= cd_offset || cd_offset - m.local_header_offset < kLocalSize)
+    throw Error(src.label(), at, who() + " has a local header offset " + std::to_string(m.local_header_offset) +
+                                     " outside the member area");
+  ByteReader l(src, m.local_header_offset);
+  const std::byte* h = l.bytes(kLocalSize, "local header").data();  // inside the member area, checked above
+  if (load_le<std::uint32_t>(h) != kLocalSig)
+    throw Error(src.label(), m.local_header_offset, who() + " has no local header where the central directory points");
+  const auto local_method = load_le<std::uint16_t>(h + 8);
+  const auto lname_len = load_le<std::uint16_t>(h + 26);
+  const auto lextra_len = load_le<std::uint16_t>(h + 28);
+  if (l.pos() + lname_len + lextra_len > cd_offset)
+    throw Error(src.label(), m.local_header_offset, who() + "'s local header runs into the central directory");
+  const auto lname = l.bytes(lname_len, "local member name");
+  if (lname.size() != m.name.size() || std::memcmp(lname.data(), m.name.data(), lname.size()) != 0)
+    throw Error(src.label(), m.local_header_offset, who() + "'s local header names a different member");
+  if (local_method != m.method)
+    throw Error(src.label(), m.local_header_offset, who() + "'s local header gives a different compression method");
+  LocalHeader out;
+  (void)read_zip64_extra(src, l.pos(), lextra_len, false, false, false, &out.zip64);
+  out.data_offset = l.pos() + lextra_len;
+
+  if (m.compressed_size > cd_offset - out.data_offset)
+    throw Error(src.label(), m.local_header_offset, who() + " claims " + std::to_string(m.compressed_size) +
+                                                        " bytes of data but only " + std::to_string(cd_offset - out.data_offset) +
+                                                        " bytes lie before the central directory");
+  if (m.method == kStored && m.size != m.compressed_size)
+    throw Error(src.label(), m.local_header_offset, who() + " is stored but its sizes differ (" +
+                                                        std::to_string(m.compressed_size) + " stored, " + std::to_string(m.size) + " declared)");
+  if (m.method == kDeflated) {
+    const auto ratio = checked_mul(m.compressed_size, kMaxDeflateRatio);
+    const auto cap = ratio ? checked_add(*ratio, kDeflateSlack) : std::nullopt;
+    if (!cap || m.size > *cap)
+      throw Error(src.label(), m.local_header_offset, who() + " claims " + std::to_string(m.size) + " bytes from " +
+                                                          std::to_string(m.compressed_size) +
+                                                          " compressed, beyond deflate's " + std::to_string(kMaxDeflateRatio) +
+                                                          ":1 maximum ratio");
+  }
+  return out;
+}
+}  // namespace
+
+LocalHeader read_local_header(const ByteSource& src, const Archive& a, std::size_t k) {
+  if (k >= a.members.size()) throw Error(src.label(), kNoOffset, "internal error: no zip member " + std::to_string(k));
+  return check_local_header(src, a, k);
+}
+
+std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a) {
+  std::vector<LocalHeader> out(a.members.size());
 
   // Each local header sits beside its member's data, scattered through the
   // file: ask for all of them at once so a cold disk serves them in parallel,
@@ -264,51 +323,8 @@ Archive read_archive(const ByteSource& src) {
   BatchedHint done_with(src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
 
   for (std::size_t k = 0; k < a.members.size(); ++k) {
-    Member& m = a.members[k];
-    const std::uint64_t at = central_at[k];
-    // Built only for an error: two strings per member were a tenth of listing 50,000.
-    const auto who = [&m] { return "member '" + m.name + "'"; };
-    // Phase 5: the local header, whose variable length decides where the data starts.
-    if (m.local_header_offset >= end.cd_offset || end.cd_offset - m.local_header_offset < kLocalSize)
-      throw Error(src.label(), at, who() + " has a local header offset " + std::to_string(m.local_header_offset) +
-                                       " outside the member area");
-    ByteReader l(src, m.local_header_offset);
-    const std::byte* h = l.bytes(kLocalSize, "local header").data();  // inside the member area, checked above
-    if (load_le<std::uint32_t>(h) != kLocalSig)
-      throw Error(src.label(), m.local_header_offset, who() + " has no local header where the central directory points");
-    const auto local_method = load_le<std::uint16_t>(h + 8);
-    const auto lname_len = load_le<std::uint16_t>(h + 26);
-    const auto lextra_len = load_le<std::uint16_t>(h + 28);
-    if (l.pos() + lname_len + lextra_len > end.cd_offset)
-      throw Error(src.label(), m.local_header_offset, who() + "'s local header runs into the central directory");
-    const auto lname = l.bytes(lname_len, "local member name");
-    if (lname.size() != m.name.size() || std::memcmp(lname.data(), m.name.data(), lname.size()) != 0)
-      throw Error(src.label(), m.local_header_offset, who() + "'s local header names a different member");
-    if (local_method != m.method)
-      throw Error(src.label(), m.local_header_offset, who() + "'s local header gives a different compression method");
-    bool zip64_local = false;
-    (void)read_zip64_extra(src, l.pos(), lextra_len, false, false, false, &zip64_local);
-    m.zip64_local = zip64_local;
-    m.data_offset = l.pos() + lextra_len;
-    done_with.add(m.local_header_offset, m.data_offset - m.local_header_offset);
-
-    // Phase 6: sizes against the file and against what the method can do.
-    if (m.compressed_size > end.cd_offset - m.data_offset)
-      throw Error(src.label(), m.local_header_offset, who() + " claims " + std::to_string(m.compressed_size) +
-                                                          " bytes of data but only " + std::to_string(end.cd_offset - m.data_offset) +
-                                                          " bytes lie before the central directory");
-    if (m.method == kStored && m.size != m.compressed_size)
-      throw Error(src.label(), m.local_header_offset, who() + " is stored but its sizes differ (" +
-                                                          std::to_string(m.compressed_size) + " stored, " + std::to_string(m.size) + " declared)");
-    if (m.method == kDeflated) {
-      const auto ratio = checked_mul(m.compressed_size, kMaxDeflateRatio);
-      const auto cap = ratio ? checked_add(*ratio, kDeflateSlack) : std::nullopt;
-      if (!cap || m.size > *cap)
-        throw Error(src.label(), m.local_header_offset, who() + " claims " + std::to_string(m.size) + " bytes from " +
-                                                            std::to_string(m.compressed_size) +
-                                                            " compressed, beyond deflate's " + std::to_string(kMaxDeflateRatio) +
-                                                            ":1 maximum ratio");
-    }
+    out[k] = check_local_header(src, a, k);
+    done_with.add(a.members[k].local_header_offset, out[k].data_offset - a.members[k].local_header_offset);
   }
 
   // Phase 7: no two members may share bytes. Overlapping members are how
@@ -322,10 +338,53 @@ Archive read_archive(const ByteSource& src) {
   for (std::size_t j = 1; j < order.size(); ++j) {
     const Member& prev = a.members[order[j - 1]];
     const Member& m = a.members[order[j]];
-    if (m.local_header_offset < prev.data_offset + prev.compressed_size)
+    if (m.local_header_offset < out[order[j - 1]].data_offset + prev.compressed_size)
       throw Error(src.label(), m.local_header_offset, "member '" + m.name + "' overlaps member '" + prev.name +
                                                           "' (a corrupt archive or a zip bomb)");
   }
+  return out;
+}
+
+void apply_local_headers(Archive& a, const std::vector<LocalHeader>& headers) {
+  for (std::size_t k = 0; k < a.members.size() && k < headers.size(); ++k) {
+    a.members[k].data_offset = headers[k].data_offset;
+    a.members[k].zip64_local = headers[k].zip64;
+  }
+}
+
+LocalHeadersAhead::LocalHeadersAhead(const ByteSource& src, const Archive& a) {
+  auto read = [this, &src, &a] {
+    try {
+      headers_ = read_local_headers(src, a);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  };
+  // A thread costs more than a few hundred headers take.
+  constexpr std::size_t kThreadFrom = 256;
+  if (a.members.size() < kThreadFrom) read();
+  else thread_ = std::thread(read);
+}
+
+LocalHeadersAhead::~LocalHeadersAhead() { wait(); }
+
+void LocalHeadersAhead::wait() {
+  if (thread_.joinable()) thread_.join();
+}
+
+std::vector<LocalHeader> LocalHeadersAhead::take() {
+  rethrow_error();
+  return std::move(headers_);
+}
+
+void LocalHeadersAhead::rethrow_error() {
+  wait();
+  if (error_) std::rethrow_exception(error_);
+}
+
+Archive read_archive(const ByteSource& src) {
+  Archive a = read_central_directory(src);
+  apply_local_headers(a, read_local_headers(src, a));
   return a;
 }
 
