@@ -46,6 +46,7 @@
 #include "io/deflate.h"
 #include "io/endian.h"
 #include "io/error.h"
+#include "io/inflate_prefix.h"
 #include "io/limits.h"
 
 namespace ckpt::io::zip {
@@ -419,11 +420,20 @@ void read_member(const ByteSource& src, const Member& m, const ByteSink& sink) {
                                                 std::to_string(m.crc32) + ", computed " + std::to_string(crc) + ")");
 }
 
+namespace {
+std::atomic<bool> g_prefix_decoder{true};
+}  // namespace
+
+void set_prefix_decoder_enabled(bool enabled) noexcept { g_prefix_decoder.store(enabled, std::memory_order_relaxed); }
+
 struct PrefixReader::Impl {
   z_stream z{};
   bool ok = false;
   bool used = false;    // inflate has run since the last reset
   bool ended = false;   // the current member's deflate stream is complete
+  const bool fast_enabled = g_prefix_decoder.load(std::memory_order_relaxed);
+  bool zlib_only = false;  // the prefix decoder declined the current member
+  InflatePrefix fast;
   const ByteSource* src = nullptr;
   const Member* m = nullptr;
   std::span<const std::byte> in;
@@ -447,6 +457,8 @@ void PrefixReader::start(const ByteSource& src, const Member& m) {
   s.in = member_bytes(src, m);
   s.produced = 0;
   s.ended = false;
+  s.zlib_only = !s.fast_enabled;
+  if (!s.zlib_only) s.fast.start(s.in);
   if (s.ok && s.used) {
     ::inflateReset(&s.z);
     s.used = false;
@@ -464,13 +476,32 @@ std::span<const std::byte> PrefixReader::first(std::size_t n) {
   if (!s.ok) throw Error(s.src->label(), m.data_offset, "cannot start the deflate decoder (out of memory)");
   if (want <= s.produced || s.ended) return std::span<const std::byte>(s.out).first(std::min(want, s.produced));
   if (s.out.size() < want) s.out.resize(want);
+  std::size_t from = s.produced;  // where zlib's output goes
+  if (!s.zlib_only) {
+    switch (s.fast.extend(s.out, want)) {
+      case InflatePrefix::Status::Filled:
+        s.produced = want;
+        return std::span<const std::byte>(s.out).first(want);
+      case InflatePrefix::Status::Ended:
+        s.ended = true;
+        s.produced = s.fast.produced();
+        return std::span<const std::byte>(s.out).first(std::min(want, s.produced));
+      case InflatePrefix::Status::Cant:
+        // zlib starts over from the member's first byte, rewriting the same
+        // bytes, and words the error if any; `produced` stays as it was
+        // until zlib succeeds, as when zlib did all the calls.
+        s.zlib_only = true;
+        from = 0;
+        break;
+    }
+  }
   if (!s.used) {
     s.z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(s.in.data()));
     s.z.avail_in = static_cast<uInt>(std::min<std::size_t>(s.in.size(), std::numeric_limits<uInt>::max()));
     s.used = true;
   }
-  s.z.next_out = reinterpret_cast<Bytef*>(s.out.data() + s.produced);
-  s.z.avail_out = static_cast<uInt>(want - s.produced);
+  s.z.next_out = reinterpret_cast<Bytef*>(s.out.data() + from);
+  s.z.avail_out = static_cast<uInt>(want - from);
   while (s.z.avail_out > 0) {
     const int rc = ::inflate(&s.z, Z_NO_FLUSH);
     if (rc == Z_STREAM_END) {

@@ -111,9 +111,10 @@ class LocalHeadersAhead {
 // Streams the whole uncompressed member to `sink`, checking its size and CRC-32.
 void read_member(const ByteSource& src, const Member& m, const ByteSink& sink);
 
-// The first bytes of members, one member after another, through one
-// decoder reset between them: setting zlib up for each of 50,000 small
-// members cost as much as inflating their headers. One per thread.
+// The first bytes of members, one member after another. Deflated ones go
+// through our prefix decoder (io/inflate_prefix.h), whose set-up costs a
+// fraction of zlib's; what it declines goes through one zlib stream reset
+// between members, with zlib's errors. One per thread.
 class PrefixReader {
  public:
   PrefixReader();
@@ -134,6 +135,11 @@ class PrefixReader {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Test and benchmark seam: false makes PrefixReaders made after the call
+// inflate with zlib alone, the reference their own decoder (io/inflate_prefix.h)
+// is held to.
+void set_prefix_decoder_enabled(bool enabled) noexcept;
 
 // Writes an archive member by member. Each local header carries a zip64 extra
 // field (as NumPy and MLX write them) so members may exceed 4 GiB; sizes and
