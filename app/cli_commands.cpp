@@ -75,14 +75,45 @@ std::string shape_text(const io::Shape& s) {
   return out + "]";
 }
 
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or
+// code points past U+10FFFF) with no control character, quote or backslash:
+// what nlohmann's dump copies through unchanged.
+bool json_plain(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const unsigned c = *p;
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return false;
+      ++p;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) n = 1;
+    else if (c == 0xE0) n = 2, lo = 0xA0;
+    else if (c == 0xED) n = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) n = 2;
+    else if (c == 0xF0) n = 3, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) n = 3;
+    else if (c == 0xF4) n = 3, hi = 0x8F;
+    else return false;
+    if (static_cast<std::size_t>(end - p) <= n) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (std::size_t k = 2; k <= n; ++k)
+      if (p[k] < 0x80 || p[k] > 0xBF) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
 // A JSON string as nlohmann's dump writes it (UTF-8 kept, invalid bytes
-// replaced). Plain printable ASCII, nearly every tensor name, is copied
-// directly; anything else goes through nlohmann so the output cannot differ.
+// replaced). Well-formed UTF-8 without anything to escape (every tensor
+// name nearly, and notes like "deflated 1152 → 1152 bytes", which went
+// through nlohmann once per tensor) is copied directly; anything else goes
+// through nlohmann so the output cannot differ.
 void append_json_string(std::string& out, std::string_view s) {
-  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-  });
-  if (plain) {
+  if (json_plain(s)) {
     out += '"';
     out += s;
     out += '"';

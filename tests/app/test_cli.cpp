@@ -83,8 +83,15 @@ TEST(Cli, InfoGgufJsonHasNeAndTypes) {
 // must still come out exactly as nlohmann's dump writes it.
 TEST(Cli, InfoJsonEscapesNamesLikeTheJsonLibrary) {
   test::TempDir dir;
+  // Well-formed UTF-8 is copied as it is; everything at or past its edges
+  // (overlong forms, surrogates, past U+10FFFF, cut short) is left to the
+  // library, and both must agree.
   const std::vector<std::string> names{"plain.weight", "quote\"d", "back\\slash", "tab\there", "ctl\x01",
-                                       "unicode.\xc3\xa9\xe2\x82\xac", "bad.\xff\xfe", "del\x7f"};
+                                       "unicode.\xc3\xa9\xe2\x82\xac", "bad.\xff\xfe", "del\x7f",
+                                       "arrow \xe2\x86\x92 note", "emoji.\xf0\x9f\x98\x80", "max.\xf4\x8f\xbf\xbf",
+                                       "past.\xf4\x90\x80\x80", "overlong.\xc0\xaf", "overlong3.\xe0\x80\xaf",
+                                       "surrogate.\xed\xa0\x80", "cut.\xe2\x86", "cut4.\xf0\x9f\x98", "lone.\x80",
+                                       "c1.\xc2\x80", "last.\xef\xbf\xbf"};
   std::vector<io::TensorInfo> t;
   for (std::size_t k = 0; k < names.size(); ++k)
     t.push_back(test::random_tensor(names[k], io::DType::F32, {2}, static_cast<unsigned>(k + 1)));
