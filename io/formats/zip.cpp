@@ -48,6 +48,7 @@
 #include "io/error.h"
 #include "io/inflate_prefix.h"
 #include "io/limits.h"
+#include "io/thread_pool.h"
 
 namespace ckpt::io::zip {
 
@@ -304,7 +305,7 @@ LocalHeader read_local_header(const ByteSource& src, const Archive& a, std::size
   return check_local_header(src, a, k);
 }
 
-std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a) {
+std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a, bool all_cores) {
   std::vector<LocalHeader> out(a.members.size());
 
   // Each local header sits beside its member's data, scattered through the
@@ -318,15 +319,35 @@ std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive
     for (const auto& m : a.members) ahead.add(m.local_header_offset, kLocalSize + m.name.size() + 64 + kDataPeek);
   }
   const ScatteredReads scattered(src, a.headers_far_apart());
-  // Released every 8 MiB, not 64: an archive of many small members has a
-  // header on every page, and 64 MiB of them mapped at once was half the
-  // peak RSS of listing 50,000 (94 → 47 MiB, no slower).
-  BatchedHint done_with(src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
-
-  for (std::size_t k = 0; k < a.members.size(); ++k) {
-    out[k] = check_local_header(src, a, k);
-    done_with.add(a.members[k].local_header_offset, out[k].data_offset - a.members[k].local_header_offset);
+  // Slices of members checked on all cores (50,000 headers: ~9 ms on one),
+  // each slice's first problem kept; the first slice's with one is thrown,
+  // so the error is the one a single pass in archive order meets first.
+  constexpr std::size_t kSlice = 4096;
+  const std::size_t slices = (a.members.size() + kSlice - 1) / kSlice;
+  std::vector<std::exception_ptr> problems(slices);
+  const auto check_slice = [&](std::size_t s) {
+    // Released every 8 MiB, not 64: an archive of many small members has a
+    // header on every page, and 64 MiB of them mapped at once was half the
+    // peak RSS of listing 50,000 (94 → 47 MiB, no slower).
+    BatchedHint done_with(src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
+    const std::size_t end = std::min(a.members.size(), (s + 1) * kSlice);
+    for (std::size_t k = s * kSlice; k < end; ++k) {
+      try {
+        out[k] = check_local_header(src, a, k);
+      } catch (...) {
+        problems[s] = std::current_exception();
+        return;
+      }
+      done_with.add(a.members[k].local_header_offset, out[k].data_offset - a.members[k].local_header_offset);
+    }
+  };
+  if (all_cores && slices > 1) {
+    ThreadPool::shared().parallel_for(slices, check_slice);
+  } else {
+    for (std::size_t s = 0; s < slices && !problems[s]; ++s) check_slice(s);
   }
+  for (const auto& p : problems)
+    if (p) std::rethrow_exception(p);
 
   // Phase 7: no two members may share bytes. Overlapping members are how
   // non-recursive zip bombs reuse one compressed block many times over.
@@ -356,7 +377,7 @@ void apply_local_headers(Archive& a, const std::vector<LocalHeader>& headers) {
 LocalHeadersAhead::LocalHeadersAhead(const ByteSource& src, const Archive& a) {
   auto read = [this, &src, &a] {
     try {
-      headers_ = read_local_headers(src, a);
+      headers_ = read_local_headers(src, a, false);  // the caller works on the other core
     } catch (...) {
       error_ = std::current_exception();
     }

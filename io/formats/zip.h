@@ -65,9 +65,10 @@ struct Archive {
 // data.pkl) while the local headers scattered through the file are read:
 //   read_central_directory: the end records and the central directory;
 //     members' data_offset are still 0;
-//   read_local_headers: every member's local header in archive order, then
-//     the check that no two members overlap; the first problem throws, with
-//     the sentence read_archive gives;
+//   read_local_headers: every member's local header (on all cores unless
+//     told otherwise), then the check that no two members overlap; the
+//     problem a pass in archive order meets first throws, with the sentence
+//     read_archive gives;
 //   apply_local_headers: their results into the members;
 //   read_local_header: one member's alone (the same checks but the overlap).
 // A const Archive may be read on several threads at once.
@@ -76,7 +77,7 @@ struct LocalHeader {
   bool zip64 = false;
 };
 [[nodiscard]] Archive read_central_directory(const ByteSource& src);
-[[nodiscard]] std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a);
+[[nodiscard]] std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a, bool all_cores = true);
 [[nodiscard]] LocalHeader read_local_header(const ByteSource& src, const Archive& a, std::size_t k);
 void apply_local_headers(Archive& a, const std::vector<LocalHeader>& headers);
 

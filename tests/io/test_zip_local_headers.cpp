@@ -4,10 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "io/atomic_file.h"
 #include "io/byte_source.h"
 #include "io/endian.h"
 #include "io/error.h"
@@ -112,6 +114,53 @@ TEST(ZipLocalHeaders, LocalHeaderErrorsComeFirstFromEitherThread) {
   ckpt::test::write_file_bytes(four, b);
   poke(four, local_header_of(good, "/data/7"), "PK\x03\x04");
   EXPECT_THAT(error_of(four), HasSubstr("has no data.pkl record"));
+}
+
+// 10,000 members: the headers are checked in slices on all cores, and the
+// error is the one a single pass in archive order meets first.
+TEST(ZipLocalHeaders, SlicesOnAllCoresReportTheFirstProblemInArchiveOrder) {
+  TempDir dir;
+  const std::string path = dir.file("many.zip");
+  {
+    AtomicFile out(path, false);
+    zip::Writer zw(out, 1);
+    const std::byte payload[40] = {};
+    for (int i = 0; i < 10000; ++i) {
+      zw.begin_member("m" + std::to_string(i), zip::kStored);
+      zw.write(payload);
+      zw.end_member();
+    }
+    zw.finish();
+    out.commit();
+  }
+  std::vector<std::uint64_t> at;
+  {
+    const auto src = MappedFile::open(path);
+    const auto whole = zip::read_archive(*src);
+    for (const auto& m : whole.members) at.push_back(m.local_header_offset);
+  }
+  const auto bytes = ckpt::test::read_file_bytes(path);
+  auto first_error = [&](const std::vector<std::size_t>& broken, bool all_cores) {
+    const std::string p = dir.file("broken.zip");
+    ckpt::test::write_file_bytes(p, bytes);
+    for (std::size_t k : broken) poke(p, at[k], "PK\x09\x09");
+    const auto src = MappedFile::open(p);
+    const auto a = zip::read_central_directory(*src);
+    try {
+      (void)zip::read_local_headers(*src, a, all_cores);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  for (const std::vector<std::size_t>& broken : std::vector<std::vector<std::size_t>>{{9000}, {9000, 5000}, {4095, 4096}, {0, 9999}}) {
+    const std::string one = first_error(broken, false), all = first_error(broken, true);
+    EXPECT_EQ(all, one);
+    std::size_t first = broken[0];
+    for (std::size_t k : broken) first = std::min(first, k);
+    EXPECT_THAT(all, HasSubstr("member 'm" + std::to_string(first) + "' has no local header"));
+  }
+  EXPECT_EQ(first_error({}, true), "no error");
 }
 
 }  // namespace
