@@ -318,26 +318,34 @@ void AtomicFile::read_small(const ByteSource& src, std::uint64_t offset, std::sp
   if (offset > src.size() || n > src.size() - offset)
     throw Error(dest_, pos_, "internal error: a copied range runs past the end of '" + src.label() + "'");
   if (n == 0) return;
-  if (w.src == &src && offset >= w.offset && n <= w.bytes.size() && offset - w.offset <= w.bytes.size() - n) {
+  // The same source: the same object over the same mapping (an object made
+  // at a freed one's address maps its file elsewhere).
+  const bool same = w.src == &src && w.base == src.all().data();
+  if (same && offset >= w.offset && n <= w.bytes.size() && offset - w.offset <= w.bytes.size() - n) {
     std::memcpy(out.data(), w.bytes.data() + (offset - w.offset), out.size());
     return;
   }
   // Following on (within alignment padding of the last read): read further
   // ahead. One pread per 1 KiB tensor cost 3 us of system time each.
-  const bool follows = w.src == &src && offset >= w.offset && offset <= w.end + kFollowGap;
-  w.ahead = follows ? std::clamp<std::uint64_t>(w.ahead * 2, kFirstWindow, kMaxWindow) : 0;
-  const std::uint64_t len = std::min(std::max(n, w.ahead), src.size() - offset);
+  const bool follows = same && offset >= w.offset && offset <= w.end + kFollowGap;
+  const std::uint64_t ahead = follows ? std::clamp<std::uint64_t>(w.ahead * 2, kFirstWindow, kMaxWindow) : 0;
+  const std::uint64_t len = std::min(std::max(n, ahead), src.size() - offset);
+  // Forgotten until the read succeeds: a failed one must not leave a window
+  // that claims bytes it never got.
+  w.src = nullptr;
+  w.bytes.clear();
+  if (len == n) {
+    src.read_at(offset, out);
+  } else {
+    w.bytes.resize(static_cast<std::size_t>(len));
+    src.read_at(offset, w.bytes);
+    std::memcpy(out.data(), w.bytes.data(), out.size());
+  }
   w.src = &src;
+  w.base = src.all().data();
   w.offset = offset;
   w.end = offset + len;
-  if (len == n) {
-    w.bytes.clear();
-    src.read_at(offset, out);
-    return;
-  }
-  w.bytes.resize(static_cast<std::size_t>(len));
-  src.read_at(offset, w.bytes);
-  std::memcpy(out.data(), w.bytes.data(), out.size());
+  w.ahead = ahead;
 }
 
 bool AtomicFile::rewrite_buffered(std::uint64_t pos, std::span<const std::byte> bytes) noexcept {

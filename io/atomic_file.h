@@ -96,6 +96,7 @@ class AtomicFile {
   // and falls back to the range alone when they jump about.
   struct Window {
     const ByteSource* src = nullptr;
+    const std::byte* base = nullptr;  // src->all().data() when read
     std::uint64_t offset = 0;  // of bytes[0] in src
     std::uint64_t end = 0;     // end of the last range read from src
     std::uint64_t ahead = 0;   // how far the next read may reach past its range

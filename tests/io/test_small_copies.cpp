@@ -7,6 +7,9 @@
 // read more than a range's worth each time.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <string>
@@ -14,6 +17,7 @@
 
 #include "io/atomic_file.h"
 #include "io/byte_source.h"
+#include "io/error.h"
 #include "tests/support/support.h"
 
 using namespace ckpt::io;
@@ -141,6 +145,22 @@ TEST_F(SmallCopies, JumpingAboutReadsOnlyWhatIsAsked) {
   const ReadCounts reads = copy_and_check(rs, dir.file("out"));
   // Each range once, plus a small window now and then where two landed close.
   EXPECT_LT(reads.bytes, asked + (std::uint64_t{256} << 10));
+}
+
+// A window read that fails (the file cut short after it was opened) leaves
+// no window behind: a later range inside what that window would have held is
+// read again, and fails again past the cut, instead of coming from bytes
+// never read. Ranges of 1,000 bytes from 0 grow the window to 16, 32 and
+// 64 KiB, the last one read at 49,000 and reaching 114,536.
+TEST_F(SmallCopies, AFailedWindowReadLeavesNothingBehind) {
+  AtomicFile out(dir.file("out"), false);
+  std::vector<std::byte> got(1000);
+  for (std::uint64_t at = 0; at < 113000; at += 1000) out.read_small(*a, at, got);
+  ASSERT_EQ(::truncate(dir.file("a.bin").c_str(), 120000), 0);
+  EXPECT_THROW(out.read_small(*a, 114000, got), Error);  // the next window, 128 KiB, runs past the cut
+  EXPECT_THROW(out.read_small(*a, 125000, got), Error);  // past the cut: read again, not served from memory
+  out.read_small(*a, 116000, got);                       // before the cut: read again, and right
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), a_bytes.begin() + 116000));
 }
 
 }  // namespace
