@@ -38,8 +38,15 @@ void start_with_huge_page_heap(char** argv) {
   if (!kernel_offers_huge_pages()) return;
   std::string value = tunables && *tunables ? std::string(tunables) + ":" : std::string();
   value += std::string(kTunable) + "=1";
+  // The binary's own path, not /proc/self/exe itself: tools that run ckpt
+  // under them (valgrind) answer the readlink with ckpt's path, and follow
+  // an exec of it.
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return;
+  self[n] = '\0';
   if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0 || ::setenv(kMarker, "1", 1) != 0) return;
-  ::execv("/proc/self/exe", argv);
+  ::execv(self, argv);
   // Still here: /proc is missing or exec was refused. Carry on as we are.
   if (tunables) ::setenv("GLIBC_TUNABLES", tunables, 1);
   else ::unsetenv("GLIBC_TUNABLES");
