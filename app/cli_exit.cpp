@@ -9,7 +9,6 @@
 namespace ckpt::app {
 
 namespace {
-constexpr bool kFreeAtExit = kSanitizerBuild;
 
 std::vector<std::shared_ptr<const void>>& kept() {
   static std::vector<std::shared_ptr<const void>> objects;
@@ -21,7 +20,7 @@ void keep_until_exit_erased(std::shared_ptr<const void> object) { kept().push_ba
 
 int finish(int code) {
   std::fflush(nullptr);
-  if (!kFreeAtExit) std::_Exit(code);
+  if (!kSanitizerBuild) std::_Exit(code);
   kept().clear();
   return code;
 }

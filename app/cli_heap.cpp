@@ -17,7 +17,6 @@ constexpr const char* kTunable = "glibc.malloc.hugetlb";
 // glibc made of it.
 constexpr const char* kMarker = "CKPT_HEAP_RESTARTED";
 
-constexpr bool kOwnAllocator = kSanitizerBuild;
 
 // Huge pages only help where the kernel gives them on request.
 bool kernel_offers_huge_pages() {
@@ -32,7 +31,7 @@ bool kernel_offers_huge_pages() {
 }  // namespace
 
 void start_with_huge_page_heap(char** argv) {
-  if (kOwnAllocator || std::getenv(kMarker) || std::getenv("CKPT_SMALL_PAGES")) return;
+  if (kSanitizerBuild || std::getenv(kMarker) || std::getenv("CKPT_SMALL_PAGES")) return;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables && std::strstr(tunables, kTunable)) return;
   if (!kernel_offers_huge_pages()) return;

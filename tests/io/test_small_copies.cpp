@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,15 +24,9 @@ using ckpt::test::TempDir;
 
 namespace {
 
-std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
-  std::vector<std::byte> v(n);
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = std::byte(x >> 24);
-  }
-  return v;
-}
+using ckpt::test::pattern_bytes;
+using ckpt::test::ReadCounts;
+using ckpt::test::read_counts;
 
 struct Range {
   const ByteSource* src;
@@ -41,23 +34,6 @@ struct Range {
   std::uint64_t offset;
   std::uint64_t n;
 };
-
-// This process's read system calls and bytes read so far (/proc/self/io).
-struct ReadCounts {
-  std::uint64_t calls = 0;
-  std::uint64_t bytes = 0;
-};
-ReadCounts read_counts() {
-  std::ifstream in("/proc/self/io");
-  ReadCounts c;
-  std::string key;
-  std::uint64_t value = 0;
-  while (in >> key >> value) {
-    if (key == "syscr:") c.calls = value;
-    if (key == "rchar:") c.bytes = value;
-  }
-  return c;
-}
 
 // Copies `ranges` into a new file and checks it holds their bytes in order;
 // returns the reads the copying made.
@@ -81,8 +57,8 @@ ReadCounts copy_and_check(const std::vector<Range>& ranges, const std::string& p
 class SmallCopies : public ::testing::Test {
  protected:
   void SetUp() override {
-    a_bytes = pattern(std::size_t{3} << 20, 1);
-    b_bytes = pattern((std::size_t{1} << 20) + 12345, 2);
+    a_bytes = pattern_bytes(std::size_t{3} << 20, 1);
+    b_bytes = pattern_bytes((std::size_t{1} << 20) + 12345, 2);
     ckpt::test::write_file_bytes(dir.file("a.bin"), a_bytes);
     ckpt::test::write_file_bytes(dir.file("b.bin"), b_bytes);
     a = MappedFile::open(dir.file("a.bin"));

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -23,20 +22,12 @@ using ckpt::test::TempDir;
 
 namespace {
 
-std::vector<std::byte> pattern(std::size_t n, unsigned seed) {
-  std::vector<std::byte> v(n);
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : v) {
-    x = x * 1664525u + 1013904223u;
-    b = std::byte(x >> 24);
-  }
-  return v;
-}
+using ckpt::test::pattern_bytes;
 
 TEST(ZipWriter, EveryLocalHeaderMatchesTheCentralDirectory) {
   TempDir dir;
   const std::string source = dir.file("source.bin");
-  ckpt::test::write_file_bytes(source, pattern(std::size_t{12} << 20, 99));
+  ckpt::test::write_file_bytes(source, pattern_bytes(std::size_t{12} << 20, 99));
   const auto src = MappedFile::open(source);
 
   const std::string path = dir.file("out.zip");
@@ -55,7 +46,7 @@ TEST(ZipWriter, EveryLocalHeaderMatchesTheCentralDirectory) {
       if (method == zip::kStored && seed % 2 == 0) {
         zw.write_range(*src, seed * 4096, n, nullptr);  // copied from a file
       } else {
-        const auto bytes = pattern(n, seed);
+        const auto bytes = pattern_bytes(n, seed);
         zw.write(bytes);
       }
       zw.end_member();
@@ -91,7 +82,7 @@ TEST(ZipWriter, EveryLocalHeaderMatchesTheCentralDirectory) {
     const bool copied = m.method == zip::kStored && seed % 2 == 0;
     const auto want = copied ? std::vector<std::byte>(src->all().begin() + seed * 4096,
                                                       src->all().begin() + seed * 4096 + static_cast<std::ptrdiff_t>(sizes[i]))
-                             : pattern(sizes[i], seed);
+                             : pattern_bytes(sizes[i], seed);
     EXPECT_TRUE(got == want);
   }
 }
@@ -103,7 +94,7 @@ TEST(ZipWriter, EveryLocalHeaderMatchesTheCentralDirectory) {
 TEST(ZipWriter, SmallCopiedMembersReadThroughTheWindow) {
   TempDir dir;
   const std::string source = dir.file("source.bin");
-  const auto bytes = pattern(std::size_t{4} << 20, 7);
+  const auto bytes = pattern_bytes(std::size_t{4} << 20, 7);
   ckpt::test::write_file_bytes(source, bytes);
   const auto src = MappedFile::open(source);
   for (const std::uint16_t method : {zip::kStored, zip::kDeflated}) {
@@ -116,14 +107,7 @@ TEST(ZipWriter, SmallCopiedMembersReadThroughTheWindow) {
       at += n + (k % 4 == 0 ? 64 : 0);  // now and then a gap, as aligned files have
     }
     std::uint64_t reads_before = 0, reads_after = 0;
-    auto syscr = [] {
-      std::ifstream in("/proc/self/io");
-      std::string key;
-      std::uint64_t value = 0;
-      while (in >> key >> value)
-        if (key == "syscr:") return value;
-      return std::uint64_t{0};
-    };
+    const auto syscr = [] { return ckpt::test::read_counts().calls; };
     {
       AtomicFile out(path, false);
       zip::Writer zw(out, 1);

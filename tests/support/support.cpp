@@ -266,6 +266,28 @@ CliRun ckpt_cli(const std::string& args, const TempDir& dir, const std::string& 
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out, err};
 }
 
+std::vector<std::byte> pattern_bytes(std::size_t n, unsigned seed) {
+  std::vector<std::byte> v(n);
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) {
+    x = x * 1664525u + 1013904223u;
+    b = std::byte(x >> 24);
+  }
+  return v;
+}
+
+ReadCounts read_counts() {
+  std::ifstream in("/proc/self/io");
+  ReadCounts c;
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value) {
+    if (key == "syscr:") c.calls = value;
+    if (key == "rchar:") c.bytes = value;
+  }
+  return c;
+}
+
 std::vector<std::byte> read_file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   const std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -52,6 +52,17 @@ struct CliRun {
 };
 [[nodiscard]] CliRun ckpt_cli(const std::string& args, const TempDir& dir, const std::string& env = "");
 
+// `n` pseudo-random bytes, the same for the same seed.
+[[nodiscard]] std::vector<std::byte> pattern_bytes(std::size_t n, unsigned seed);
+
+// This process's read system calls and bytes read so far (/proc/self/io),
+// for tests that bound how often a reader goes to the file.
+struct ReadCounts {
+  std::uint64_t calls = 0;
+  std::uint64_t bytes = 0;
+};
+[[nodiscard]] ReadCounts read_counts();
+
 // Whole files as bytes.
 [[nodiscard]] std::vector<std::byte> read_file_bytes(const std::string& path);
 void write_file_bytes(const std::string& path, std::span<const std::byte> bytes);
