@@ -22,6 +22,8 @@ namespace ckpt::io {
 [[nodiscard]] unsigned default_threads();
 
 class ThreadPool {
+  struct Job;  // one piece of work: its function, its task counter, its first error
+
  public:
   // `threads` counts the caller: a pool of 1 has no workers and runs everything inline.
   explicit ThreadPool(unsigned threads);
@@ -36,11 +38,39 @@ class ThreadPool {
   // exception is rethrown here once the others have finished.
   void parallel_for(std::size_t tasks, const std::function<void(std::size_t)>& fn);
 
+  // Work started on the workers while the caller does something else, and
+  // finished by the caller: finish() runs the tasks nobody has claimed yet
+  // on the calling thread, waits for the rest and rethrows the first
+  // exception. Dropped unfinished (an error on the caller's side), it lets
+  // no further task start and waits for those running, so nothing a task
+  // refers to goes away under it.
+  class Pending {
+   public:
+    Pending() = default;
+    Pending(Pending&& other) noexcept;
+    Pending& operator=(Pending&& other) noexcept;
+    ~Pending();
+    Pending(const Pending&) = delete;
+    Pending& operator=(const Pending&) = delete;
+    void finish();
+
+   private:
+    friend class ThreadPool;
+    void abandon() noexcept;
+    ThreadPool* pool_ = nullptr;
+    std::shared_ptr<Job> job_;
+  };
+
+  // Starts fn(k) for every k in [0, tasks) on the workers alone; the caller
+  // joins in at finish(). A pool without workers runs nothing until then.
+  [[nodiscard]] Pending start(std::size_t tasks, std::function<void(std::size_t)> fn);
+
   // The process's pool, one thread per hardware thread, started on first use.
   static ThreadPool& shared();
 
  private:
-  struct Job;
+  void enqueue(const std::shared_ptr<Job>& job, std::size_t wake);
+  void wait_and_unqueue(const std::shared_ptr<Job>& job);
   static void run_tasks(Job& job);
   void work();
 

@@ -17,6 +17,7 @@
 #include "io/formats/npz.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -309,30 +310,60 @@ bool wanted(const zip::Member& m) {
   return is_array_member(m) && (m.method == zip::kStored || m.method == zip::kDeflated);
 }
 
-// Prepares the array members in [begin, end), on all cores when there are many.
-std::vector<Prepared> prepare_batch(const std::shared_ptr<const ByteSource>& src, const std::vector<zip::Member>& members,
-                                    std::size_t begin, std::size_t end) {
-  std::vector<std::size_t> todo;
-  for (std::size_t k = begin; k < end; ++k)
-    if (wanted(members[k])) todo.push_back(k);
-  std::vector<Prepared> out(todo.empty() ? 0 : end - begin);
-  const auto run = [&](std::size_t task) {
+// The array members of [begin, end) prepared on the pool's workers while
+// the caller takes the batch before (take() is a third of listing 50,000
+// members, and the workers sat idle through it), then by the caller too.
+// A batch of one task's size is prepared on the calling thread alone.
+class BatchPrep {
+ public:
+  BatchPrep() = default;
+  BatchPrep(const BatchPrep&) = delete;
+  BatchPrep& operator=(const BatchPrep&) = delete;
+
+  void start(const std::shared_ptr<const ByteSource>& src, const std::vector<zip::Member>& members, std::size_t begin,
+             std::size_t end) {
+    src_ = &src;
+    members_ = &members;
+    begin_ = begin;
+    end_ = end;
+    todo_.clear();
+    for (std::size_t k = begin; k < end; ++k)
+      if (wanted(members[k])) todo_.push_back(k);
+    out_.clear();
+    out_.resize(todo_.empty() ? 0 : end - begin);
+    tasks_ = (todo_.size() + kPerTask - 1) / kPerTask;
+    if (tasks_ > 1) pending_ = ThreadPool::shared().start(tasks_, [this](std::size_t task) { run(task); });
+  }
+  // Prepared member k is at [k - begin()].
+  std::vector<Prepared>& finish() {
+    if (tasks_ == 1) run(0);
+    else pending_.finish();
+    return out_;
+  }
+  std::size_t begin() const noexcept { return begin_; }
+  std::size_t end() const noexcept { return end_; }
+
+ private:
+  void run(std::size_t task) {
     zip::PrefixReader reader;
-    const std::size_t last = std::min(todo.size(), (task + 1) * kPerTask);
+    const std::size_t last = std::min(todo_.size(), (task + 1) * kPerTask);
     for (std::size_t j = task * kPerTask; j < last; ++j) {
-      Prepared& p = out[todo[j] - begin];
+      Prepared& p = out_[todo_[j] - begin_];
       try {
-        prepare(src, members[todo[j]], reader, p);
+        prepare(*src_, (*members_)[todo_[j]], reader, p);
       } catch (...) {
         p.error = std::current_exception();
       }
     }
-  };
-  const std::size_t tasks = (todo.size() + kPerTask - 1) / kPerTask;
-  if (tasks == 1) run(0);
-  else if (tasks > 1) ThreadPool::shared().parallel_for(tasks, run);
-  return out;
-}
+  }
+
+  const std::shared_ptr<const ByteSource>* src_ = nullptr;
+  const std::vector<zip::Member>* members_ = nullptr;
+  std::size_t begin_ = 0, end_ = 0, tasks_ = 0;
+  std::vector<std::size_t> todo_;
+  std::vector<Prepared> out_;
+  ThreadPool::Pending pending_;  // last: it is waited for before the rest goes
+};
 
 // Where the batch of members from `begin` ends: at kBatch members, or
 // where they spread over kBatchSpan bytes of the file, so the pages their
@@ -412,14 +443,21 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   const ScatteredReads scattered(*src, far_apart);  // the npy headers lie scattered too
   // Every 8 MiB, as read_archive releases the local headers' pages.
   BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
-  std::vector<Prepared> prepared;
+  // Two batches: the next one is prepared while this one is taken.
+  std::array<BatchPrep, 2> preps;
+  std::size_t current = 0;
+  if (!members.empty()) preps[0].start(src, members, 0, batch_end(members, 0));
+  std::vector<Prepared>* prepared = nullptr;
   Prepared unsupported;  // for members of other methods, which take() refuses
   std::size_t batch = 0, batch_stop = 0;
   for (std::size_t k = 0; k < members.size(); ++k) {
     if (k == batch_stop) {
-      batch = k;
-      batch_stop = batch_end(members, k);
-      prepared = prepare_batch(src, members, batch, batch_stop);
+      BatchPrep& now = preps[current];
+      prepared = &now.finish();
+      batch = now.begin();
+      batch_stop = now.end();
+      current ^= 1;
+      if (batch_stop < members.size()) preps[current].start(src, members, batch_stop, batch_end(members, batch_stop));
     }
     const zip::Member& m = members[k];
     if (m.is_directory()) continue;
@@ -429,7 +467,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
     }
     if (k == repeat)
       throw Error(src->label(), m.local_header_offset, "the archive holds two members named '" + m.name + "'");
-    take(table, m, wanted(m) ? prepared[k - batch] : unsupported, headers_read, ck, counts);
+    take(table, m, wanted(m) ? (*prepared)[k - batch] : unsupported, headers_read, ck, counts);
   }
   ck.format_detail = detail(counts, archive);
   if (!ignored.empty()) {

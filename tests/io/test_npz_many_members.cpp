@@ -229,3 +229,34 @@ TEST(NpzNamed, OtherFormatsOpenWhole) {
   write_checkpoint(path, Format::Safetensors, ts, {}, wo);
   EXPECT_EQ(open_for_tensors(path, std::vector<std::string>{"a"}).tensors.size(), 2u);
 }
+
+// More members than one batch of the header pass (4096), whose next batch
+// is prepared while this one is taken: the order, the errors of a later
+// batch, and an error in an earlier batch while the next is still being
+// prepared (it is dropped, not left running on the members it reads).
+TEST(NpzManyMembers, BatchesPreparedAheadKeepArchiveOrder) {
+  constexpr int kMembers = 9000;
+  std::vector<std::pair<std::string, std::string>> members;
+  for (int k = 0; k < kMembers; ++k) {
+    const auto t = ckpt::test::random_tensor("t", DType::F32, {1 + k % 3}, static_cast<unsigned>(k));
+    members.emplace_back("m" + std::to_string(k) + ".npy", npy_image(t));
+  }
+  for (bool deflate : {true, false}) {
+    SCOPED_TRACE(deflate ? "deflated" : "stored");
+    TempDir dir;
+    const Checkpoint ck = npz::open(write_archive(dir, members, deflate));
+    ASSERT_EQ(ck.tensors.size(), static_cast<std::size_t>(kMembers));
+    for (int k : {0, 4095, 4096, 4097, 8191, 8192, kMembers - 1}) {
+      EXPECT_EQ(ck.tensors[k].name, "m" + std::to_string(k));
+      EXPECT_EQ(ck.tensors[k].shape, Shape{1 + k % 3});
+      EXPECT_EQ(npy_image(ck.tensors[k]), members[k].second);
+    }
+    auto bad = members;
+    bad[8500].second = bad_dtype(bad[8500].second);
+    EXPECT_THAT(open_error(write_archive(dir, bad, deflate)), HasSubstr("member 'm8500.npy': array dtype '<U1'"));
+    bad[4100].second = bad_dtype(bad[4100].second);
+    EXPECT_THAT(open_error(write_archive(dir, bad, deflate)), HasSubstr("member 'm4100.npy': array dtype '<U1'"));
+    bad[17].second = bad_dtype(bad[17].second);
+    EXPECT_THAT(open_error(write_archive(dir, bad, deflate)), HasSubstr("member 'm17.npy': array dtype '<U1'"));
+  }
+}
