@@ -18,6 +18,7 @@
 #include "io/convert.h"
 #include "io/error.h"
 #include "io/open.h"
+#include "io/thread_pool.h"
 #include "model/name_map.h"
 #include "model/quantized.h"
 
@@ -141,6 +142,38 @@ void append_json_ints(std::string& out, const std::vector<Int>& v) {
   out += ']';
 }
 
+// One tensor's entry, formatted by hand byte for byte as nlohmann's
+// compact dump would write it: a DOM per tensor made listing 50,000
+// tensors take twice as long.
+void append_tensor_json(std::string& out, const io::TensorInfo& t) {
+  out += "  {\"name\":";
+  append_json_string(out, t.name);
+  out += ",\"dtype\":";
+  append_json_string(out, io::name(t.dtype));
+  out += ",\"shape\":";
+  append_json_ints(out, t.shape);
+  out += ",\"nbytes\":";
+  append_int(out, t.nbytes);
+  out += ",\"file\":";
+  append_json_string(out, t.file);
+  out += ",\"offset\":";
+  append_int(out, t.offset);
+  if (!t.layout_note.empty()) {
+    out += ",\"layout\":";
+    append_json_string(out, t.layout_note);
+  }
+  if (t.ggml_type) {
+    out += ",\"ggml_ne\":";
+    append_json_ints(out, t.ggml_ne);
+    out += ",\"ggml_type\":";
+    append_int(out, *t.ggml_type);
+  }
+  out += '}';
+}
+
+// Tensors per formatting task of print_json.
+constexpr std::size_t kJsonRun = 2048;
+
 // Written piece by piece (one small object per tensor) so that memory and
 // time stay proportional to one tensor's entry, not to a DOM of the whole file.
 void print_json(const io::Checkpoint& ck) {
@@ -173,38 +206,27 @@ void print_json(const io::Checkpoint& ck) {
   put("metadata", meta);
   if (ck.format == io::Format::Gguf || typed) put("metadata_types", types);
   out += " \"tensors\": [\n";
-  for (std::size_t k = 0; k < ck.tensors.size(); ++k) {
-    const auto& t = ck.tensors[k];
-    // Formatted by hand, byte for byte as nlohmann's compact dump would: a
-    // DOM per tensor made listing 50,000 tensors take twice as long.
-    out += "  {\"name\":";
-    append_json_string(out, t.name);
-    out += ",\"dtype\":";
-    append_json_string(out, io::name(t.dtype));
-    out += ",\"shape\":";
-    append_json_ints(out, t.shape);
-    out += ",\"nbytes\":";
-    append_int(out, t.nbytes);
-    out += ",\"file\":";
-    append_json_string(out, t.file);
-    out += ",\"offset\":";
-    append_int(out, t.offset);
-    if (!t.layout_note.empty()) {
-      out += ",\"layout\":";
-      append_json_string(out, t.layout_note);
-    }
-    if (t.ggml_type) {
-      out += ",\"ggml_ne\":";
-      append_json_ints(out, t.ggml_ne);
-      out += ",\"ggml_type\":";
-      append_int(out, *t.ggml_type);
-    }
-    out += '}';
-    out += k + 1 < ck.tensors.size() ? ",\n" : "\n";
-    if (out.size() >= (std::size_t{1} << 20)) {  // the listing need not sit in memory whole
-      std::fwrite(out.data(), 1, out.size(), stdout);
-      out.clear();
-    }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  out.clear();
+  // Tensors are formatted in runs of kJsonRun on all cores, a window of
+  // runs at a time, and written in order: formatting 50,000 entries was a
+  // fifth of listing them. The output is the same on any number of threads.
+  auto& pool = io::ThreadPool::shared();
+  const std::size_t n = ck.tensors.size();
+  const std::size_t runs = (n + kJsonRun - 1) / kJsonRun;
+  std::vector<std::string> parts(std::min<std::size_t>(pool.threads(), std::max<std::size_t>(runs, 1)));
+  for (std::size_t first = 0; first < runs; first += parts.size()) {
+    const std::size_t now = std::min(parts.size(), runs - first);
+    pool.parallel_for(now, [&](std::size_t j) {
+      std::string& part = parts[j];
+      part.clear();
+      const std::size_t begin = (first + j) * kJsonRun, end = std::min(n, begin + kJsonRun);
+      for (std::size_t k = begin; k < end; ++k) {
+        append_tensor_json(part, ck.tensors[k]);
+        part += k + 1 < n ? ",\n" : "\n";
+      }
+    });
+    for (std::size_t j = 0; j < now; ++j) std::fwrite(parts[j].data(), 1, parts[j].size(), stdout);
   }
   out += " ],\n";
   put("totals", nlohmann::ordered_json{{"tensors", ck.tensors.size()}, {"parameters", ck.total_parameters()}, {"nbytes", ck.total_bytes()}}, true);

@@ -110,6 +110,32 @@ TEST(Cli, InfoJsonEscapesNamesLikeTheJsonLibrary) {
   EXPECT_EQ(j["tensors"][6]["name"], "bad.\xef\xbf\xbd\xef\xbf\xbd");  // each invalid byte → U+FFFD
 }
 
+// Tensors are formatted in runs on all cores and written in order: the
+// listing is the same byte for byte on one thread or several, across the
+// runs' edges (2,048 tensors each) and with names that need escaping.
+TEST(Cli, InfoJsonIsTheSameOnAnyNumberOfThreads) {
+  test::TempDir dir;
+  std::vector<io::TensorInfo> ts;
+  for (int i = 0; i < 5000; ++i) {
+    const std::string name = "t" + std::to_string(100000 + i) + (i % 7 == 0 ? ".q\"uote" : i % 11 == 0 ? ".\xff" : ".w");
+    ts.push_back(test::random_tensor(name, io::DType::F32, {1 + i % 3}, 1u + static_cast<unsigned>(i)));
+  }
+  const std::string p = dir.file("runs.gguf");  // GGUF keeps the tensors in the order given
+  io::write_checkpoint(p, io::Format::Gguf, ts, {}, {});
+  const auto one = ckpt_cli("info --json '" + p + "'", dir, "CKPT_THREADS=1 ");
+  const auto three = ckpt_cli("info --json '" + p + "'", dir, "CKPT_THREADS=3 ");
+  ASSERT_EQ(one.code, 0) << one.err;
+  ASSERT_EQ(three.code, 0) << three.err;
+  EXPECT_EQ(one.out, three.out);
+  const auto j = nlohmann::json::parse(three.out);
+  ASSERT_EQ(j["tensors"].size(), 5000u);
+  for (int i : {0, 2047, 2048, 4095, 4096, 4999}) {
+    EXPECT_EQ(j["tensors"][i]["name"].get<std::string>().substr(0, 7), "t" + std::to_string(100000 + i));
+    EXPECT_EQ(j["tensors"][i]["shape"], nlohmann::json::array({1 + i % 3}));
+  }
+  EXPECT_EQ(j["totals"]["tensors"], 5000);
+}
+
 TEST(Cli, InfoText) {
   test::TempDir dir;
   const auto p = write_sample(dir);
