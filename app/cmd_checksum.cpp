@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <exception>
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -57,6 +58,15 @@ std::uint32_t crc_in_pieces(std::uint64_t size, unsigned threads, const PieceCrc
   return crc;
 }
 
+// Tensors this small are read one per task, many tasks at once (below
+// this, a deflated .npz member inflates faster than a thread starts on it).
+constexpr std::uint64_t kSmallTensor = std::uint64_t{256} << 10;
+// Small tensors per batch (their results wait to be printed in order) and per task.
+constexpr std::size_t kSmallRun = 4096;
+constexpr std::size_t kPerTask = 32;
+
+bool small(const io::TensorInfo& t) { return t.nbytes <= kSmallTensor; }
+
 std::uint32_t tensor_crc(const io::TensorInfo& t, unsigned threads) {
   if (!t.data) throw io::Error(t.file, t.offset, "tensor '" + t.name + "' has a type this build cannot read");
   // One range of a file: each worker preads its pieces into its own buffer,
@@ -95,22 +105,61 @@ int run_checksum(const ChecksumArgs& a) {
 
   auto out = nlohmann::ordered_json::array();
   int failures = 0;
-  for (std::size_t k = 0; k < chosen.size(); ++k) {
+  // One tensor's line (or JSON entry), in order; its error is thrown when
+  // tensors were named, else reported and counted.
+  auto report = [&](const io::TensorInfo& t, const std::string& crc_text, const std::exception_ptr& error) {
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const io::Error& e) {
+        if (!a.names.empty()) throw;
+        ++failures;
+        if (a.json) out.push_back({{"name", t.name}, {"dtype", io::name(t.dtype)}, {"bytes", t.nbytes}, {"error", e.sentence()}});
+        else fmt::print("{:8}  {}  ({})\n", "-", t.name, e.sentence());
+      }
+      return;
+    }
+    if (a.json) out.push_back({{"name", t.name}, {"dtype", io::name(t.dtype)}, {"bytes", t.nbytes}, {"crc32", crc_text}});
+    else fmt::print("{}  {}\n", crc_text, t.name);
+  };
+  auto crc_of = [](const io::TensorInfo& t, unsigned n, std::string& crc_text, std::exception_ptr& error) {
+    try {
+      crc_text = fmt::format("{:08x}", tensor_crc(t, n));
+    } catch (const io::Error&) {
+      error = std::current_exception();
+    }
+  };
+  auto& pool = io::ThreadPool::shared();
+  std::vector<std::string> crcs;
+  std::vector<std::exception_ptr> errors;
+  for (std::size_t k = 0; k < chosen.size();) {
+    if (small(*chosen[k])) {
+      // A run of small tensors, each one short read or inflate, on all
+      // cores at once: one after another, the 50,000 deflated members of
+      // 1 KiB took 0.36 s on one core.
+      std::size_t end = k;
+      while (end < chosen.size() && end - k < kSmallRun && small(*chosen[end])) ++end;
+      crcs.assign(end - k, {});
+      errors.assign(end - k, nullptr);
+      const auto run = [&](std::size_t task) {
+        for (std::size_t j = task * kPerTask; j < std::min(end - k, (task + 1) * kPerTask); ++j)
+          crc_of(*chosen[k + j], 1, crcs[j], errors[j]);
+      };
+      const std::size_t tasks = (end - k + kPerTask - 1) / kPerTask;
+      if (threads > 1) pool.parallel_for(tasks, run);
+      else for (std::size_t task = 0; task < tasks; ++task) run(task);
+      for (std::size_t j = 0; j < end - k; ++j) report(*chosen[k + j], crcs[j], errors[j]);
+      k = end;
+      continue;
+    }
     const io::TensorInfo* t = chosen[k];
     // The next tensor may decode (inflate) on another core while this one is read.
     if (k + 1 < chosen.size() && chosen[k + 1]->data) chosen[k + 1]->data->prepare();
     std::string crc_text;
-    try {
-      crc_text = fmt::format("{:08x}", tensor_crc(*t, threads));
-    } catch (const io::Error& e) {
-      if (!a.names.empty()) throw;
-      ++failures;
-      if (a.json) out.push_back({{"name", t->name}, {"dtype", io::name(t->dtype)}, {"bytes", t->nbytes}, {"error", e.sentence()}});
-      else fmt::print("{:8}  {}  ({})\n", "-", t->name, e.sentence());
-      continue;
-    }
-    if (a.json) out.push_back({{"name", t->name}, {"dtype", io::name(t->dtype)}, {"bytes", t->nbytes}, {"crc32", crc_text}});
-    else fmt::print("{}  {}\n", crc_text, t->name);
+    std::exception_ptr error;
+    crc_of(*t, threads, crc_text, error);
+    report(*t, crc_text, error);
+    ++k;
   }
   if (a.json) fmt::print("{}\n", out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
   return failures ? 2 : 0;

@@ -195,12 +195,6 @@ namespace {
 constexpr std::uint64_t kCopyPiece = std::uint64_t{2} << 20;
 // Ranges up to this size are read into the write buffer instead.
 constexpr std::uint64_t kSmallCopy = kSmallRangeBytes;
-// Read-ahead of small ranges: the first window after a range that followed
-// on, the largest, and the gap (alignment padding) that still counts as
-// following on.
-constexpr std::uint64_t kFirstWindow = std::uint64_t{16} << 10;
-constexpr std::uint64_t kMaxWindow = std::uint64_t{1} << 20;
-constexpr std::uint64_t kFollowGap = 4096;
 #ifndef MADV_POPULATE_READ
 constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14; older kernels say EINVAL and the write faults pages in
 #endif
@@ -313,39 +307,9 @@ std::span<const std::byte> AtomicFile::append_small(const ByteSource& src, std::
 }
 
 void AtomicFile::read_small(const ByteSource& src, std::uint64_t offset, std::span<std::byte> out) {
-  Window& w = window_;
-  const std::uint64_t n = out.size();
-  if (offset > src.size() || n > src.size() - offset)
+  if (offset > src.size() || out.size() > src.size() - offset)
     throw Error(dest_, pos_, "internal error: a copied range runs past the end of '" + src.label() + "'");
-  if (n == 0) return;
-  // The same source: the same object over the same mapping (an object made
-  // at a freed one's address maps its file elsewhere).
-  const bool same = w.src == &src && w.base == src.all().data();
-  if (same && offset >= w.offset && n <= w.bytes.size() && offset - w.offset <= w.bytes.size() - n) {
-    std::memcpy(out.data(), w.bytes.data() + (offset - w.offset), out.size());
-    return;
-  }
-  // Following on (within alignment padding of the last read): read further
-  // ahead. One pread per 1 KiB tensor cost 3 us of system time each.
-  const bool follows = same && offset >= w.offset && offset <= w.end + kFollowGap;
-  const std::uint64_t ahead = follows ? std::clamp<std::uint64_t>(w.ahead * 2, kFirstWindow, kMaxWindow) : 0;
-  const std::uint64_t len = std::min(std::max(n, ahead), src.size() - offset);
-  // Forgotten until the read succeeds: a failed one must not leave a window
-  // that claims bytes it never got.
-  w.src = nullptr;
-  w.bytes.clear();
-  if (len == n) {
-    src.read_at(offset, out);
-  } else {
-    w.bytes.resize(static_cast<std::size_t>(len));
-    src.read_at(offset, w.bytes);
-    std::memcpy(out.data(), w.bytes.data(), out.size());
-  }
-  w.src = &src;
-  w.base = src.all().data();
-  w.offset = offset;
-  w.end = offset + len;
-  w.ahead = ahead;
+  window_.read(src, offset, out);
 }
 
 bool AtomicFile::rewrite_buffered(std::uint64_t pos, std::span<const std::byte> bytes) noexcept {

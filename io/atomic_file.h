@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "io/read_window.h"
 #include "io/tensor.h"
 #include "io/write_options.h"
 
@@ -38,10 +39,6 @@ void disarm();
 // The prefix of every temporary an AtomicFile makes for `destination`
 // (".NAME.ckpt-tmp-"), followed by "<pid>-<random>".
 [[nodiscard]] std::string temp_prefix(const std::string& destination);
-
-// Ranges up to this size are read (not copied in the kernel) through a
-// read-ahead window; see AtomicFile::read_small.
-inline constexpr std::uint64_t kSmallRangeBytes = std::uint64_t{64} << 10;
 
 class AtomicFile {
  public:
@@ -91,17 +88,8 @@ class AtomicFile {
   bool committed_ = false;
   bool sync_ = true;
   bool kernel_copy_ok_ = true;  // false once copy_file_range refused these filesystems
-  // Small ranges come from a window read ahead of them, which doubles while
-  // they follow one another in the source (as the kernel's read-ahead does)
-  // and falls back to the range alone when they jump about.
-  struct Window {
-    const ByteSource* src = nullptr;
-    const std::byte* base = nullptr;  // src->all().data() when read
-    std::uint64_t offset = 0;  // of bytes[0] in src
-    std::uint64_t end = 0;     // end of the last range read from src
-    std::uint64_t ahead = 0;   // how far the next read may reach past its range
-    std::vector<std::byte> bytes;
-  } window_;
+  // Small ranges come from a window read ahead of them (io/read_window.h).
+  ReadWindow window_;
 };
 
 // Throws when `destination` is a file one of the tensors reads from, unless

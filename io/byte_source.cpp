@@ -30,6 +30,11 @@ std::span<const std::byte> ByteSource::view(std::uint64_t pos, std::uint64_t n, 
   return all().subspan(static_cast<std::size_t>(pos), static_cast<std::size_t>(n));
 }
 
+std::uint64_t ByteSource::next_serial() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 void ByteSource::read_at(std::uint64_t pos, std::span<std::byte> out) const {
   const auto v = view(pos, out.size(), "data");
   std::memcpy(out.data(), v.data(), v.size());

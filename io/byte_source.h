@@ -56,6 +56,13 @@ class ByteSource {
   [[nodiscard]] std::uint64_t size() const noexcept { return all().size(); }
   // `n` bytes at `pos`, or an Error naming `what` when they run past the end.
   [[nodiscard]] std::span<const std::byte> view(std::uint64_t pos, std::uint64_t n, std::string_view what) const;
+  // A number no other source made by this process has (never 0): caches
+  // key on it, since a source made where a freed one was is another file.
+  [[nodiscard]] std::uint64_t serial() const noexcept { return serial_; }
+
+ private:
+  std::uint64_t serial_ = next_serial();
+  static std::uint64_t next_serial() noexcept;
 };
 
 // A whole file mapped read-only (MAP_PRIVATE, PROT_READ): the file is never modified.

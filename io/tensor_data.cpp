@@ -6,6 +6,7 @@
 #include "io/deflate.h"
 #include "io/endian.h"
 #include "io/error.h"
+#include "io/read_window.h"
 
 namespace ckpt::io {
 
@@ -108,6 +109,11 @@ class StoredData final : public TensorData {
     if (auto r = file_range()) {
       // pread into one buffer: no page faults, and nothing of the file stays resident.
       std::vector<std::byte> buf(static_cast<std::size_t>(std::min<std::uint64_t>(kChunkBytes, r->size)));
+      if (r->size <= kSmallRangeBytes) {  // tensors stored one after another: through a read-ahead window
+        read_small(*r->file, r->offset, buf);
+        sink(buf);
+        return;
+      }
       for (std::uint64_t pos = 0; pos < r->size; pos += buf.size()) {
         const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r->size - pos));
         r->file->read_at(r->offset + pos, std::span<std::byte>(buf.data(), n));

@@ -36,6 +36,7 @@
 #include "io/first_repeat.h"
 #include "io/formats/npy.h"
 #include "io/formats/zip.h"
+#include "io/read_window.h"
 #include "io/thread_pool.h"
 
 namespace ckpt::io::npz {
@@ -81,6 +82,18 @@ class StoredMemberData final : public TensorData {
       : file_(file), m_(m), data_rel_(data_rel), nbytes_(nbytes), inner_(std::move(inner)) {}
 
   void stream(const ByteSink& sink) const override {
+    if (!inner_ && m_.size <= kSmallRangeBytes && file_.native_fd() >= 0) {
+      // A small member whole, through the read-ahead window: members one
+      // after another cost a fault and two madvise calls each through the
+      // mapping (50,000 of 1 KiB: 0.45 s). Its CRC is checked before any
+      // byte is handed out.
+      std::vector<std::byte> whole(static_cast<std::size_t>(m_.size));
+      read_small(file_, m_.data_offset, whole);
+      const std::uint32_t crc = crc32_update(0, whole);
+      if (crc != m_.crc32) crc_mismatch(file_, m_, crc);
+      if (nbytes_ > 0) sink(std::span<const std::byte>(whole).subspan(static_cast<std::size_t>(data_rel_), static_cast<std::size_t>(nbytes_)));
+      return;
+    }
     const auto member = zip::member_bytes(file_, m_);
     const auto head = member.first(static_cast<std::size_t>(data_rel_));
     const auto tail = member.subspan(static_cast<std::size_t>(data_rel_ + nbytes_));

@@ -88,3 +88,44 @@ TEST(CliChecksum, AgreesWithPythonZlib) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, py);
 }
+
+// Small tensors are checked many at a time on all cores: the lines come out
+// in the checkpoint's order whatever the thread count, and a corrupt one
+// among them is reported in its place (the others still checked) with exit
+// code 2.
+TEST(CliChecksum, ManySmallTensorsInOrderWithACorruptOne) {
+  test::TempDir dir;
+  std::vector<io::TensorInfo> ts;
+  for (int i = 0; i < 3000; ++i)
+    ts.push_back(test::random_tensor("t" + std::to_string(10000 + i), io::DType::F32, {2 + i % 5}, 1u + static_cast<unsigned>(i)));
+  const std::string p = dir.file("many.npz");
+  io::WriteOptions wo;
+  wo.sync = false;
+  io::write_checkpoint(p, io::Format::Npz, ts, {}, wo);
+  const auto good = ckpt_cli("checksum '" + p + "'", dir, "CKPT_THREADS=1 ");
+  ASSERT_EQ(good.code, 0) << good.err;
+  // Flip a data byte of tensor 1,700 (its offset is where its data starts).
+  const auto ck = io::open_checkpoint(p);
+  auto bytes = test::read_file_bytes(p);
+  bytes[ck.tensors[1700].offset + 3] ^= std::byte{0x10};
+  test::write_file_bytes(dir.file("bad.npz"), bytes);
+  std::string want_bad;
+  for (const char* threads : {"1", "2", "4"}) {
+    SCOPED_TRACE(threads);
+    const auto r = ckpt_cli(std::string("checksum --threads ") + threads + " '" + dir.file("bad.npz") + "'", dir);
+    EXPECT_EQ(r.code, 2);
+    std::vector<std::string> lines;
+    for (std::size_t at = 0, nl; (nl = r.out.find('\n', at)) != std::string::npos; at = nl + 1) lines.push_back(r.out.substr(at, nl - at));
+    ASSERT_EQ(lines.size(), 3000u);
+    EXPECT_THAT(lines[1700], ::testing::MatchesRegex("-  +t11700  \\(.*CRC-32 mismatch in member 't11700.npy'.*\\)"));
+    EXPECT_EQ(lines[1699].substr(10), "t11699");
+    EXPECT_EQ(lines[2999].substr(10), "t12999");
+    if (want_bad.empty()) want_bad = r.out;
+    EXPECT_EQ(r.out, want_bad);
+  }
+  // Every line but the corrupt one is the good file's.
+  std::string expected = good.out;
+  const std::size_t line_start = expected.find("  t11700\n") - 8;
+  expected.replace(line_start, 8 + 9, want_bad.substr(want_bad.find("-"), want_bad.find('\n', want_bad.find("t11700")) + 1 - want_bad.find("-")));
+  EXPECT_EQ(want_bad, expected);
+}

@@ -435,6 +435,27 @@ TEST(NpzErrors, CrcMismatchStoredMember) {
   EXPECT_EQ(read_error(ck.tensors[1]), "(no error)");
 }
 
+// From a file, a small stored member is read whole through the read-ahead
+// window and its CRC checked before any byte reaches the sink.
+TEST(NpzErrors, CrcMismatchSmallStoredMemberInAFileHandsOutNothing) {
+  auto bytes = small_archive(false);
+  const std::uint64_t at = from_memory(bytes).tensors[0].offset + 5;
+  bytes[at] ^= std::byte{0x40};
+  ckpt::test::TempDir dir;
+  ckpt::test::write_file_bytes(dir.file("bad.npz"), bytes);
+  const Checkpoint ck = npz::open(dir.file("bad.npz"));
+  std::size_t handed_out = 0;
+  try {
+    ck.tensors[0].data->stream([&](std::span<const std::byte> c) { handed_out += c.size(); });
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.sentence(), HasSubstr("CRC-32 mismatch in member 'a.npy'"));
+  }
+  EXPECT_EQ(handed_out, 0u);
+  EXPECT_EQ(read_error(ck.tensors[1]), "(no error)");
+  EXPECT_EQ(read_all(ck.tensors[1]), read_all(from_memory(small_archive(false)).tensors[1]));
+}
+
 TEST(NpzErrors, CrcMismatchDeflatedMember) {
   // Level 0 deflate keeps the bytes verbatim in stored blocks, so a flipped
   // data byte changes only the CRC.
