@@ -36,6 +36,7 @@
 #include "io/first_repeat.h"
 #include "io/formats/npy.h"
 #include "io/formats/zip.h"
+#include "io/formats/zip_headers_in_order.h"
 #include "io/read_window.h"
 #include "io/thread_pool.h"
 
@@ -253,7 +254,7 @@ class DeflatedMemberData final : public TensorData {
 // objects refer to them.
 struct MemberTable {
   std::shared_ptr<const ByteSource> file;
-  std::vector<zip::Member> members;
+  zip::Archive archive;  // its members, in archive order
   std::deque<StoredMemberData> stored;      // deques: the objects never move
   std::deque<DeflatedMemberData> deflated;  // (and are destroyed before the members)
 };
@@ -440,47 +441,70 @@ std::string detail(const Counts& c, const zip::Archive& archive) {
 }  // namespace
 
 Checkpoint describe(std::shared_ptr<const ByteSource> src) {
-  zip::Archive archive = zip::read_archive(*src);
+  const auto table = std::make_shared<MemberTable>();
+  table->file = src;
+  table->archive = zip::read_central_directory(*src);
+  zip::Archive& archive = table->archive;
+  std::vector<zip::Member>& members = archive.members;
   Checkpoint ck;
   ck.path = src->label();
   ck.format = Format::Npz;
-  const bool far_apart = archive.headers_far_apart();
-  const auto table = std::make_shared<MemberTable>();
-  table->file = src;
-  table->members = std::move(archive.members);
-  const std::vector<zip::Member>& members = table->members;
   const std::size_t repeat = first_repeated_name(members);
   ck.tensors.reserve(members.size());
   std::vector<std::string> ignored;
   Counts counts;
-  const ScatteredReads scattered(*src, far_apart);  // the npy headers lie scattered too
-  // Every 8 MiB, as read_archive releases the local headers' pages.
-  BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
-  // Two batches: the next one is prepared while this one is taken.
-  std::array<BatchPrep, 2> preps;
-  std::size_t current = 0;
-  if (!members.empty()) preps[0].start(src, members, 0, batch_end(members, 0));
-  std::vector<Prepared>* prepared = nullptr;
-  Prepared unsupported;  // for members of other methods, which take() refuses
-  std::size_t batch = 0, batch_stop = 0;
-  for (std::size_t k = 0; k < members.size(); ++k) {
-    if (k == batch_stop) {
-      BatchPrep& now = preps[current];
-      prepared = &now.finish();
-      batch = now.begin();
-      batch_stop = now.end();
-      current ^= 1;
-      if (batch_stop < members.size()) preps[current].start(src, members, batch_stop, batch_end(members, batch_stop));
+  // The local headers on a thread of their own, in archive order: a batch
+  // is prepared once its headers are in, while a cold disk delivers the
+  // rest. The archive's own problems still come first: finish() below.
+  zip::HeadersInOrder headers(*src, archive);
+  std::size_t applied = 0;
+  const auto start_batch = [&](BatchPrep& p, std::size_t begin) {
+    const std::size_t end = batch_end(members, begin);
+    headers.wait_for(end);
+    for (; applied < end; ++applied) {
+      members[applied].data_offset = headers[applied].data_offset;
+      members[applied].zip64_local = headers[applied].zip64;
     }
-    const zip::Member& m = members[k];
-    if (m.is_directory()) continue;
-    if (!is_array_member(m)) {
-      ignored.push_back(m.name);
-      continue;
+    p.start(src, members, begin, end);
+  };
+  try {
+    const ScatteredReads scattered(*src, archive.headers_far_apart());  // the npy headers lie scattered too
+    // Every 8 MiB, as the local headers' pages are released.
+    BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{8} << 20);
+    // Two batches: the next one is prepared while this one is taken, when
+    // its headers are in by then (else once this one is taken).
+    std::array<BatchPrep, 2> preps;
+    std::size_t current = 0;
+    bool started = !members.empty();
+    if (started) start_batch(preps[0], 0);
+    std::vector<Prepared>* prepared = nullptr;
+    Prepared unsupported;  // for members of other methods, which take() refuses
+    std::size_t batch = 0, batch_stop = 0;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      if (k == batch_stop) {
+        BatchPrep& now = preps[current];
+        if (!started) start_batch(now, k);
+        prepared = &now.finish();
+        batch = now.begin();
+        batch_stop = now.end();
+        current ^= 1;
+        started = batch_stop < members.size() && headers.ready(batch_end(members, batch_stop));
+        if (started) start_batch(preps[current], batch_stop);
+      }
+      const zip::Member& m = members[k];
+      if (m.is_directory()) continue;
+      if (!is_array_member(m)) {
+        ignored.push_back(m.name);
+        continue;
+      }
+      if (k == repeat)
+        throw Error(src->label(), m.local_header_offset, "the archive holds two members named '" + m.name + "'");
+      take(table, m, wanted(m) ? (*prepared)[k - batch] : unsupported, headers_read, ck, counts);
     }
-    if (k == repeat)
-      throw Error(src->label(), m.local_header_offset, "the archive holds two members named '" + m.name + "'");
-    take(table, m, wanted(m) ? (*prepared)[k - batch] : unsupported, headers_read, ck, counts);
+    headers.finish();
+  } catch (...) {
+    headers.finish();  // an archive problem anywhere is reported ahead of a member's
+    throw;
   }
   ck.format_detail = detail(counts, archive);
   if (!ignored.empty()) {
@@ -509,12 +533,12 @@ std::optional<Checkpoint> describe_named(std::shared_ptr<const ByteSource> src, 
   ck.format = Format::Npz;
   const auto table = std::make_shared<MemberTable>();
   table->file = src;
-  table->members = std::move(archive.members);
+  table->archive = std::move(archive);
   Counts counts;
   BatchedHint headers_read(*src, BatchedHint::Kind::ReleaseAround, std::uint64_t{64} << 20, std::uint64_t{64} << 20);
   zip::PrefixReader reader;
   for (const std::size_t k : picks) {
-    const zip::Member& m = table->members[k];
+    const zip::Member& m = table->archive.members[k];
     Prepared p;
     if (wanted(m)) {
       try {
@@ -525,8 +549,8 @@ std::optional<Checkpoint> describe_named(std::shared_ptr<const ByteSource> src, 
     }
     take(table, m, p, headers_read, ck, counts);
   }
-  ck.format_detail = detail(counts, archive) + "; " + std::to_string(picks.size()) + " of " +
-                     std::to_string(table->members.size()) + " members read";
+  ck.format_detail = detail(counts, table->archive) + "; " + std::to_string(picks.size()) + " of " +
+                     std::to_string(table->archive.members.size()) + " members read";
   ck.files.push_back(std::move(src));
   return ck;
 }

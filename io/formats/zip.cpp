@@ -305,19 +305,20 @@ LocalHeader read_local_header(const ByteSource& src, const Archive& a, std::size
   return check_local_header(src, a, k);
 }
 
-std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a, bool all_cores) {
-  std::vector<LocalHeader> out(a.members.size());
-
+void ask_for_local_headers(const ByteSource& src, const Archive& a) {
   // Each local header sits beside its member's data, scattered through the
   // file: ask for all of them at once so a cold disk serves them in parallel,
   // with the start of the data too (past an extra field a page-aligning
   // writer pads up to 4 KiB), where npy and pickle readers look next. Then
   // the faults read only what was asked for, not 8 MiB around each header.
-  {
-    constexpr std::uint64_t kDataPeek = 4096 + 512;
-    BatchedHint ahead(src, BatchedHint::Kind::Prefetch, std::uint64_t{256} << 10, std::uint64_t{64} << 20);
-    for (const auto& m : a.members) ahead.add(m.local_header_offset, kLocalSize + m.name.size() + 64 + kDataPeek);
-  }
+  constexpr std::uint64_t kDataPeek = 4096 + 512;
+  BatchedHint ahead(src, BatchedHint::Kind::Prefetch, std::uint64_t{256} << 10, std::uint64_t{64} << 20);
+  for (const auto& m : a.members) ahead.add(m.local_header_offset, kLocalSize + m.name.size() + 64 + kDataPeek);
+}
+
+std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a, bool all_cores) {
+  std::vector<LocalHeader> out(a.members.size());
+  ask_for_local_headers(src, a);
   const ScatteredReads scattered(src, a.headers_far_apart());
   // Slices of members checked on all cores (50,000 headers: ~9 ms on one),
   // each slice's first problem kept; the first slice's with one is thrown,
@@ -348,7 +349,11 @@ std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive
   }
   for (const auto& p : problems)
     if (p) std::rethrow_exception(p);
+  check_members_apart(src, a, out);
+  return out;
+}
 
+void check_members_apart(const ByteSource& src, const Archive& a, const std::vector<LocalHeader>& out) {
   // Phase 7: no two members may share bytes. Overlapping members are how
   // non-recursive zip bombs reuse one compressed block many times over.
   std::vector<std::size_t> order(a.members.size());
@@ -364,7 +369,6 @@ std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive
       throw Error(src.label(), m.local_header_offset, "member '" + m.name + "' overlaps member '" + prev.name +
                                                           "' (a corrupt archive or a zip bomb)");
   }
-  return out;
 }
 
 void apply_local_headers(Archive& a, const std::vector<LocalHeader>& headers) {

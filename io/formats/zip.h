@@ -80,6 +80,12 @@ struct LocalHeader {
 [[nodiscard]] std::vector<LocalHeader> read_local_headers(const ByteSource& src, const Archive& a, bool all_cores = true);
 [[nodiscard]] LocalHeader read_local_header(const ByteSource& src, const Archive& a, std::size_t k);
 void apply_local_headers(Archive& a, const std::vector<LocalHeader>& headers);
+// read_local_headers' parts for readers that pace the pass themselves
+// (zip_headers_in_order.h): the read-ahead hints for every local header,
+// and the last check, that no two members share bytes (headers[k] for
+// every member k).
+void ask_for_local_headers(const ByteSource& src, const Archive& a);
+void check_members_apart(const ByteSource& src, const Archive& a, const std::vector<LocalHeader>& headers);
 
 // read_local_headers on a thread of its own, started at construction, so a
 // reader parses one member (data.pkl) while a cold disk delivers the rest:
