@@ -31,7 +31,9 @@ bool kernel_offers_huge_pages() {
 }  // namespace
 
 void start_with_huge_page_heap(char** argv) {
-  if (kSanitizerBuild || std::getenv(kMarker) || std::getenv("CKPT_SMALL_PAGES")) return;
+  const char* asked = std::getenv("CKPT_HUGE_PAGES");
+  if (!asked || !*asked || std::strcmp(asked, "0") == 0) return;
+  if (kSanitizerBuild || std::getenv(kMarker)) return;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables && std::strstr(tunables, kTunable)) return;
   if (!kernel_offers_huge_pages()) return;

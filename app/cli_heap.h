@@ -1,20 +1,28 @@
 #pragma once
-// Transparent huge pages for ckpt's heap.
+// Transparent huge pages for ckpt's heap, on request (CKPT_HUGE_PAGES=1).
 //
 // Listing or converting 50,000 tensors builds tens of megabytes of small
-// objects (names, shapes, data handles), and on these virtual machines
-// faulting that heap in 4 KiB at a time was a third to two fifths of the
-// run: listing a 50,000-tensor .safetensors took 50 ms with 9,500 page
-// faults, 33 ms with 2,600 once glibc's allocator asked for huge pages.
+// objects (names, shapes, data handles). Run back to back, a 50,000-tensor
+// listing was faster with glibc's allocator asking for huge pages (.pt
+// 0.098 -> 0.078 s), so ckpt used to ask by default. But on a virtual
+// machine that hands idle memory back to its host (free page reporting, in
+// 2 MiB blocks), a free 2 MiB block is exactly the kind that has been handed
+// back, and a huge page then costs the host half a thousand faults: after
+// two seconds idle, as a user's single command meets the machine, the same
+// listing took 0.145 s with huge pages and 0.094 s without (safetensors
+// 0.087 -> 0.054, gguf 0.103 -> 0.064). So ordinary pages are the default,
+// and a script that runs many commands back to back can ask for huge ones.
+//
 // glibc reads that choice (the glibc.malloc.hugetlb tunable) only at
 // start-up, from the environment, so the process sets it and starts itself
 // again, once, before doing anything else.
 namespace ckpt::app {
 
-// Returns only when the heap already asks for huge pages, when the user
-// said not to (CKPT_SMALL_PAGES set, or GLIBC_TUNABLES already naming the
-// tunable), in sanitizer builds (their allocator is not glibc's), or when
-// starting again failed (then nothing has changed).
+// Returns at once unless CKPT_HUGE_PAGES is set to a value other than "0".
+// Also returns when the heap already asks for huge pages (or the user's
+// GLIBC_TUNABLES names the tunable), in sanitizer builds (their allocator
+// is not glibc's), where the kernel offers no transparent huge pages, or
+// when starting again failed (then nothing has changed).
 void start_with_huge_page_heap(char** argv);
 
 }  // namespace ckpt::app

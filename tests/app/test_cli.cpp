@@ -284,14 +284,16 @@ TEST(Cli, OutputArrivesWholeWhenTheProcessEndsWithoutTeardown) {
   EXPECT_THAT(e.err, HasSubstr("missing.gguf"));
 }
 
-// ckpt starts itself once more with glibc's huge-page heap (app/cli_heap.h):
-// whatever the environment, a command runs once, prints once, and keeps the
-// exit code; GLIBC_TUNABLES the user set survives.
+// Asked for huge pages, ckpt starts itself once more with glibc's huge-page
+// heap (app/cli_heap.h): whatever the environment, a command runs once,
+// prints once, and keeps the exit code; GLIBC_TUNABLES the user set survives.
 TEST(Cli, RunsOnceWhateverTheHeapEnvironment) {
   test::TempDir dir;
   const auto p = write_sample(dir);
-  for (const std::string env : {"", "CKPT_SMALL_PAGES=1 ", "GLIBC_TUNABLES=glibc.malloc.check=0 ",
-                                "GLIBC_TUNABLES=glibc.malloc.hugetlb=0 "}) {
+  for (const std::string env : {"", "CKPT_HUGE_PAGES=0 ", "CKPT_HUGE_PAGES=1 ",
+                                "CKPT_HUGE_PAGES=1 GLIBC_TUNABLES=glibc.malloc.check=0 ",
+                                "CKPT_HUGE_PAGES=1 GLIBC_TUNABLES=glibc.malloc.hugetlb=0 ",
+                                "CKPT_HUGE_PAGES=1 CKPT_HEAP_RESTARTED=1 "}) {
     SCOPED_TRACE(env);
     const auto r = ckpt_cli("info --json '" + p + "'", dir, env);
     ASSERT_EQ(r.code, 0) << r.err;
