@@ -60,6 +60,7 @@
 #include "io/formats/pickle.h"
 #include "io/formats/torch_state_dict.h"
 #include "io/formats/zip.h"
+#include "io/formats/zip_headers_in_order.h"
 #include "io/limits.h"
 
 namespace ckpt::io::pytorch {
@@ -596,7 +597,7 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src, bool scan_state_d
   // member's folder; fall back to whichever folder holds a data.pkl. The
   // local headers are read on a second thread meanwhile (see below).
   zip::Archive archive = zip::read_central_directory(*src);
-  zip::LocalHeadersAhead local_headers(*src, archive);
+  zip::HeadersInOrder local_headers(*src, archive);
   // Views of the members' names: `archive` outlives every use.
   // A handful of names are looked up by scanning the members; storages by
   // StorageKeys, or, for keys that are not torch's numbers, by a table of
@@ -649,7 +650,7 @@ Checkpoint describe_zip(std::shared_ptr<const ByteSource> src, bool scan_state_d
       scanned = true;
     }
   } catch (...) {
-    local_headers.rethrow_error();
+    local_headers.finish();
     throw;
   }
   zip::apply_local_headers(archive, local_headers.take());

@@ -378,36 +378,6 @@ void apply_local_headers(Archive& a, const std::vector<LocalHeader>& headers) {
   }
 }
 
-LocalHeadersAhead::LocalHeadersAhead(const ByteSource& src, const Archive& a) {
-  auto read = [this, &src, &a] {
-    try {
-      headers_ = read_local_headers(src, a, false);  // the caller works on the other core
-    } catch (...) {
-      error_ = std::current_exception();
-    }
-  };
-  // A thread costs more than a few hundred headers take.
-  constexpr std::size_t kThreadFrom = 256;
-  if (a.members.size() < kThreadFrom) read();
-  else thread_ = std::thread(read);
-}
-
-LocalHeadersAhead::~LocalHeadersAhead() { wait(); }
-
-void LocalHeadersAhead::wait() {
-  if (thread_.joinable()) thread_.join();
-}
-
-std::vector<LocalHeader> LocalHeadersAhead::take() {
-  rethrow_error();
-  return std::move(headers_);
-}
-
-void LocalHeadersAhead::rethrow_error() {
-  wait();
-  if (error_) std::rethrow_exception(error_);
-}
-
 Archive read_archive(const ByteSource& src) {
   Archive a = read_central_directory(src);
   apply_local_headers(a, read_local_headers(src, a));

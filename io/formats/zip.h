@@ -8,13 +8,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "io/atomic_file.h"
@@ -86,31 +84,6 @@ void apply_local_headers(Archive& a, const std::vector<LocalHeader>& headers);
 // every member k).
 void ask_for_local_headers(const ByteSource& src, const Archive& a);
 void check_members_apart(const ByteSource& src, const Archive& a, const std::vector<LocalHeader>& headers);
-
-// read_local_headers on a thread of its own, started at construction, so a
-// reader parses one member (data.pkl) while a cold disk delivers the rest:
-// listing 50,000 tensors of a .pt, the headers took 10 ms warm and 35-50 ms
-// cold, the pickle 25 ms. Archives of few members are read at once, here.
-// `src` and `a` must stay unchanged until take() or destruction.
-class LocalHeadersAhead {
- public:
-  LocalHeadersAhead(const ByteSource& src, const Archive& a);
-  ~LocalHeadersAhead();
-  LocalHeadersAhead(const LocalHeadersAhead&) = delete;
-  LocalHeadersAhead& operator=(const LocalHeadersAhead&) = delete;
-  // Waits for the headers; throws what read_local_headers threw.
-  [[nodiscard]] std::vector<LocalHeader> take();
-  // Waits; throws what read_local_headers threw, if anything. For a caller
-  // whose own step failed meanwhile: the archive's problem comes first, as
-  // read_archive reported it before anything else.
-  void rethrow_error();
-
- private:
-  void wait();
-  std::vector<LocalHeader> headers_;
-  std::exception_ptr error_;
-  std::thread thread_;
-};
 
 // The member's (compressed) bytes, bounds-checked.
 [[nodiscard]] std::span<const std::byte> member_bytes(const ByteSource& src, const Member& m);

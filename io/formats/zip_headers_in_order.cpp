@@ -7,10 +7,12 @@ namespace {
 // Members checked between two publications of the count: waking the reader
 // for each of 50,000 cost more than the checks.
 constexpr std::size_t kPublishEvery = 256;
+constexpr std::size_t kThreadFrom = 256;
 }  // namespace
 
 HeadersInOrder::HeadersInOrder(const ByteSource& src, const Archive& a) : headers_(a.members.size()) {
-  thread_ = std::thread([this, &src, &a] { run(src, a); });
+  if (a.members.size() < kThreadFrom) run(src, a);
+  else thread_ = std::thread([this, &src, &a] { run(src, a); });
 }
 
 HeadersInOrder::~HeadersInOrder() {
@@ -62,6 +64,11 @@ void HeadersInOrder::wait_for(std::size_t end) {
 void HeadersInOrder::finish() {
   if (thread_.joinable()) thread_.join();
   if (error_) std::rethrow_exception(error_);
+}
+
+std::vector<LocalHeader> HeadersInOrder::take() {
+  finish();
+  return std::move(headers_);
 }
 
 }  // namespace ckpt::io::zip
