@@ -13,6 +13,7 @@
 
 int main(int argc, char** argv) {
   ckpt::app::start_with_huge_page_heap(argv);
+  ckpt::app::keep_freed_memory_for_reuse();
   CLI::App app{"ckpt — inspect and convert model checkpoints (.safetensors, .gguf, PyTorch .pt/.pth/.bin, .npy, .npz)", "ckpt"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ckpt ") + CKPT_VERSION);

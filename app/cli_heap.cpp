@@ -1,5 +1,6 @@
 #include "app/cli_heap.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -51,6 +52,14 @@ void start_with_huge_page_heap(char** argv) {
   // Still here: /proc is missing or exec was refused. Carry on as we are.
   if (tunables) ::setenv("GLIBC_TUNABLES", tunables, 1);
   else ::unsetenv("GLIBC_TUNABLES");
+}
+
+void keep_freed_memory_for_reuse() {
+  constexpr int kKeepBytes = 32 << 20;
+  // Blocks above the threshold are mapped on their own and unmapped when
+  // freed; the trim threshold bounds what a free at the heap's top returns.
+  (void)::mallopt(M_MMAP_THRESHOLD, kKeepBytes);
+  (void)::mallopt(M_TRIM_THRESHOLD, 8 * kKeepBytes);
 }
 
 }  // namespace ckpt::app

@@ -25,4 +25,13 @@ namespace ckpt::app {
 // when starting again failed (then nothing has changed).
 void start_with_huge_page_heap(char** argv);
 
+// Keeps freed blocks of up to 32 MiB in the heap for the next allocation
+// instead of giving them back to the kernel: a .pt listing's pickle scan
+// frees ~10 MB of tables just before the tensors' records are built, and
+// fresh pages cost ~2 us each on these virtual machines (zeroed, and backed
+// by the host). 50,000-tensor .pt listing: 18,100 -> 13,200 page faults.
+// A command runs for seconds at most, so holding on to freed memory until
+// it ends costs nothing; the GUI keeps glibc's defaults.
+void keep_freed_memory_for_reuse();
+
 }  // namespace ckpt::app
