@@ -413,7 +413,8 @@ int run_convert(const ConvertArgs& a) {
                                  {"notes", notes}, {"verified", nullptr}};
   int code = 0;
   if (a.verify) {
-    const auto expected = io::prepare_tensors(src, target, cast);
+    std::vector<io::TensorInfo> copies;
+    const auto expected = io::tensors_to_write(src, target, cast, copies);
     const auto written = io::open_checkpoint(target == io::Format::Safetensors && opt.max_shard_bytes > 0 &&
                                                      result.bytes > opt.max_shard_bytes
                                                  ? a.output.substr(0, a.output.size() - 12) + ".safetensors.index.json"

@@ -30,6 +30,10 @@ namespace ckpt::io {
 // tensor the target cannot store, with a hint.
 [[nodiscard]] std::vector<TensorInfo> prepare_tensors(const Checkpoint& src, Format target,
                                                       std::optional<DType> cast);
+// The same tensors and checks without copies where nothing is cast: a view
+// of src.tensors then, else of `copies`, which prepare_tensors fills.
+[[nodiscard]] std::span<const TensorInfo> tensors_to_write(const Checkpoint& src, Format target,
+                                                           std::optional<DType> cast, std::vector<TensorInfo>& copies);
 
 // Metadata carried to the target: GGUF typed values stay typed for GGUF and
 // become strings elsewhere; .npy/.npz carry none.

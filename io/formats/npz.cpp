@@ -579,6 +579,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
 
   AtomicFile out(path, opt.sync, opt.file_mode);
   zip::Writer zw(out);
+  zw.expect_members(tensors.size());
   ProgressTracker progress(opt, tensors);
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const TensorInfo& t = tensors[i];

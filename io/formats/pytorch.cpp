@@ -1164,6 +1164,7 @@ void write(const std::string& path, std::span<const TensorInfo> tensors, const M
   const std::vector<std::byte> pkl = state_dict_pickle(tensors);
   AtomicFile out(path, opt.sync, opt.file_mode);
   zip::Writer zw(out);
+  zw.expect_members(tensors.size() + 6);  // the storages and torch's own records
   // Records in current torch's order: data.pkl, format markers, byteorder,
   // the storages, then version and serialization id at the end of file.
   std::uint32_t crc_combined = 0;

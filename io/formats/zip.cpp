@@ -519,6 +519,8 @@ Writer::Writer(AtomicFile& out, unsigned threads) : out_(out), threads_(threads 
 // Members first: the pool joins its threads before the queue it fed is freed.
 Writer::~Writer() { pool_.reset(); }
 
+void Writer::expect_members(std::size_t members) { entries_.reserve(members); }
+
 void Writer::begin_member(const std::string& name, std::uint16_t method, int level, std::uint32_t alignment,
                           std::uint32_t skew) {
   if (open_) throw Error(out_.destination(), out_.position(), "internal error: a zip member is already open");

@@ -144,6 +144,9 @@ class Writer {
   // filled with 'Z', as PyTorch's writer does) so the member's data starts
   // on a multiple of it: stored tensors can then be mapped aligned. With
   // `skew`, the data starts `skew` bytes past such a multiple instead.
+  // Room for `members` members' records up front (a hint): a table grown
+  // by doubling touches twice its size in fresh pages.
+  void expect_members(std::size_t members);
   void begin_member(const std::string& name, std::uint16_t method, int level = 6, std::uint32_t alignment = 0,
                     std::uint32_t skew = 0);
   void write(std::span<const std::byte> bytes);

@@ -206,6 +206,41 @@ TEST(Convert, RefusalsNameTheTensorAndAFix) {
   }
 }
 
+// Nothing to cast: the source's records are written as they are, not
+// copied; with a cast, copies, and the same checks either way.
+TEST(Convert, TensorsToWriteCopyOnlyWhatIsCast) {
+  test::TempDir dir;
+  std::vector<io::TensorInfo> src{random_tensor("w", io::DType::F32, {3, 2}, 1), random_tensor("i", io::DType::I32, {4}, 2)};
+  const std::string in = dir.file("in.safetensors");
+  io::write_checkpoint(in, io::Format::Safetensors, src, {}, {});
+  const auto ck = io::open_checkpoint(in);
+  std::vector<io::TensorInfo> copies;
+  const auto same = io::tensors_to_write(ck, io::Format::Npz, std::nullopt, copies);
+  EXPECT_EQ(same.data(), ck.tensors.data());
+  EXPECT_EQ(same.size(), 2u);
+  EXPECT_TRUE(copies.empty());
+  const auto f32 = io::tensors_to_write(ck, io::Format::Npz, io::DType::F32, copies);  // already float32
+  EXPECT_EQ(f32.data(), ck.tensors.data());
+  const auto half = io::tensors_to_write(ck, io::Format::Npz, io::DType::F16, copies);
+  ASSERT_EQ(half.size(), 2u);
+  EXPECT_EQ(half.data(), copies.data());
+  EXPECT_EQ(half[0].dtype, io::DType::F16);
+  EXPECT_EQ(half[1].dtype, io::DType::I32);  // integers are never cast
+  const auto expected = io::prepare_tensors(ck, io::Format::Npz, io::DType::F16);
+  for (std::size_t k = 0; k < expected.size(); ++k) {
+    EXPECT_EQ(half[k].name, expected[k].name);
+    EXPECT_EQ(half[k].shape, expected[k].shape);
+    EXPECT_EQ(io::read_all(half[k]), io::read_all(expected[k]));
+  }
+  std::vector<io::TensorInfo> none;
+  try {
+    (void)io::tensors_to_write(ck, io::Format::Npy, std::nullopt, none);
+    FAIL() << "expected an error";
+  } catch (const io::Error& e) {
+    EXPECT_THAT(e.sentence(), HasSubstr("a .npy file holds exactly one array but the checkpoint has 2 tensors"));
+  }
+}
+
 TEST(Convert, RefusesToOverwriteItsInput) {
   test::TempDir dir;
   std::vector<io::TensorInfo> src{random_tensor("w", io::DType::F32, {64}, 1)};
