@@ -155,7 +155,7 @@ void append_tensor_json(std::string& out, const io::TensorInfo& t) {
   out += ",\"nbytes\":";
   append_int(out, t.nbytes);
   out += ",\"file\":";
-  append_json_string(out, t.file);
+  append_json_string(out, t.file.str());
   out += ",\"offset\":";
   append_int(out, t.offset);
   if (!t.layout_note.empty()) {

@@ -13,6 +13,7 @@
 
 #include "io/byte_source.h"
 #include "io/dtype.h"
+#include "io/shared_text.h"
 
 namespace ckpt::io {
 
@@ -82,7 +83,8 @@ struct TensorInfo {
   std::shared_ptr<const TensorData> data;  // null when the data cannot be read (unknown ggml type)
 
   // Where it is, for display (`ckpt info`): file and absolute byte offset.
-  std::string file;
+  // One shared string for all the tensors of a file.
+  SharedText file;
   std::uint64_t offset = 0;
   std::string layout_note;      // "fortran order", "big-endian", "deflated 123 → 456 bytes", …
 

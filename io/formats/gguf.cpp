@@ -133,7 +133,7 @@ class NameSet {
 class Parser {
  public:
   explicit Parser(const std::shared_ptr<const ByteSource>& src)
-      : src_(src), r_(*src), base_(src->all().data()), size_(src->size()) {}
+      : src_(src), file_(src->label()), r_(*src), base_(src->all().data()), size_(src->size()) {}
 
   Checkpoint parse() {
     read_header();
@@ -226,7 +226,7 @@ class Parser {
       // Copied before the duplicate check, which then waits less for its
       // prefetched slot; on failure the copies are discarded with the rest.
       t.name = name;
-      t.file = src_->label();
+      t.file = file_;
       const std::uint64_t h = at == next_at ? next_hash : NameSet::hash(name);
       if (!names.insert(name, h)) r_.fail_at(at, "the tensor name '" + std::string(name) + "' appears twice");
       auto who = [&] { return "tensor '" + t.name + "'"; };
@@ -518,6 +518,7 @@ class Parser {
   }
 
   std::shared_ptr<const ByteSource> src_;
+  SharedText file_;  // every tensor's
   ByteReader r_;
   // The whole source, read directly on the hot paths (bounds checked first).
   const std::byte* base_;

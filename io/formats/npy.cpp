@@ -474,7 +474,7 @@ std::string make_header(DType dtype, const Shape& shape) {
   return out;
 }
 
-TensorInfo describe_array(const Header& h, std::string name, std::string file, std::uint64_t offset) {
+TensorInfo describe_array(const Header& h, std::string name, SharedText file, std::uint64_t offset) {
   TensorInfo t;
   t.name = std::move(name);
   t.dtype = h.dtype;
@@ -488,7 +488,8 @@ TensorInfo describe_array(const Header& h, std::string name, std::string file, s
   return t;
 }
 
-TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name) {
+TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name,
+                       const SharedText& file) {
   StoredLayout l;
   l.file = src;
   l.offset = h.data_offset;
@@ -506,7 +507,7 @@ TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Heade
       s *= h.shape[k];
     }
   }
-  TensorInfo t = describe_array(h, std::move(name), src->label(), h.data_offset);
+  TensorInfo t = describe_array(h, std::move(name), file.empty() ? SharedText(src->label()) : file, h.data_offset);
   t.data = make_stored_data(std::move(l));
   return t;
 }

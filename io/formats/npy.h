@@ -46,10 +46,12 @@ struct Header {
 // Name, dtype, shape, bytes and location of the array `h` describes, with its
 // layout noted ("fortran order", "big-endian"); no data handle. Shared by the
 // .npy reader and the .npz reader's stored and deflated members.
-[[nodiscard]] TensorInfo describe_array(const Header& h, std::string name, std::string file, std::uint64_t offset);
+[[nodiscard]] TensorInfo describe_array(const Header& h, std::string name, SharedText file, std::uint64_t offset);
 
 // A tensor for the array of a .npy at `offset` in `src` (for npz: a stored member).
-[[nodiscard]] TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name);
+// `file`: the shared name of src's file, when the caller has one.
+[[nodiscard]] TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name,
+                                     const SharedText& file = {});
 
 [[nodiscard]] Checkpoint describe(std::shared_ptr<const ByteSource> src);
 [[nodiscard]] Checkpoint open(const std::string& path);

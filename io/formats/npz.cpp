@@ -301,20 +301,20 @@ struct Prepared {
   std::exception_ptr error;
 };
 
-void prepare(const std::shared_ptr<const ByteSource>& src, const zip::Member& m, zip::PrefixReader& reader,
-             Prepared& out) {
+void prepare(const std::shared_ptr<const ByteSource>& src, const SharedText& file, const zip::Member& m,
+             zip::PrefixReader& reader, Prepared& out) {
   std::string name = m.name.substr(0, m.name.size() - 4);
   npy::Header& h = out.header;
   if (m.method == zip::kStored) {
     h = npy::parse_header(*src, m.data_offset, m.size);
     // A layout to reorder keeps StoredData's own handle, which does that.
-    out.tensor = straight(h) ? npy::describe_array(h, std::move(name), src->label(), h.data_offset)
-                             : npy::tensor_from(src, h, std::move(name));
+    out.tensor = straight(h) ? npy::describe_array(h, std::move(name), file, h.data_offset)
+                             : npy::tensor_from(src, h, std::move(name), file);
     return;
   }
   h = deflated_header(*src, m, reader);
   TensorInfo& t = out.tensor;
-  t = npy::describe_array(h, std::move(name), src->label(), m.data_offset);
+  t = npy::describe_array(h, std::move(name), file, m.data_offset);
   const std::string order = t.layout_note;
   t.layout_note = "deflated " + std::to_string(m.compressed_size) + " → " + std::to_string(m.size) + " bytes";
   if (!order.empty()) t.layout_note += ", " + order;
@@ -334,9 +334,10 @@ class BatchPrep {
   BatchPrep(const BatchPrep&) = delete;
   BatchPrep& operator=(const BatchPrep&) = delete;
 
-  void start(const std::shared_ptr<const ByteSource>& src, const std::vector<zip::Member>& members, std::size_t begin,
-             std::size_t end) {
+  void start(const std::shared_ptr<const ByteSource>& src, const SharedText& file, const std::vector<zip::Member>& members,
+             std::size_t begin, std::size_t end) {
     src_ = &src;
+    file_ = &file;
     members_ = &members;
     begin_ = begin;
     end_ = end;
@@ -364,7 +365,7 @@ class BatchPrep {
     for (std::size_t j = task * kPerTask; j < last; ++j) {
       Prepared& p = out_[todo_[j] - begin_];
       try {
-        prepare(*src_, (*members_)[todo_[j]], reader, p);
+        prepare(*src_, *file_, (*members_)[todo_[j]], reader, p);
       } catch (...) {
         p.error = std::current_exception();
       }
@@ -372,6 +373,7 @@ class BatchPrep {
   }
 
   const std::shared_ptr<const ByteSource>* src_ = nullptr;
+  const SharedText* file_ = nullptr;
   const std::vector<zip::Member>* members_ = nullptr;
   std::size_t begin_ = 0, end_ = 0, tasks_ = 0;
   std::vector<std::size_t> todo_;
@@ -449,6 +451,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   Checkpoint ck;
   ck.path = src->label();
   ck.format = Format::Npz;
+  const SharedText file(src->label());
   const std::size_t repeat = first_repeated_name(members);
   ck.tensors.reserve(members.size());
   std::vector<std::string> ignored;
@@ -465,7 +468,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
       members[applied].data_offset = headers[applied].data_offset;
       members[applied].zip64_local = headers[applied].zip64;
     }
-    p.start(src, members, begin, end);
+    p.start(src, file, members, begin, end);
   };
   try {
     const ScatteredReads scattered(*src, archive.headers_far_apart());  // the npy headers lie scattered too
@@ -531,6 +534,7 @@ std::optional<Checkpoint> describe_named(std::shared_ptr<const ByteSource> src, 
   Checkpoint ck;
   ck.path = src->label();
   ck.format = Format::Npz;
+  const SharedText file(src->label());
   const auto table = std::make_shared<MemberTable>();
   table->file = src;
   table->archive = std::move(archive);
@@ -542,7 +546,7 @@ std::optional<Checkpoint> describe_named(std::shared_ptr<const ByteSource> src, 
     Prepared p;
     if (wanted(m)) {
       try {
-        prepare(src, m, reader, p);
+        prepare(src, file, m, reader, p);
       } catch (...) {
         p.error = std::current_exception();
       }

@@ -323,7 +323,7 @@ class Flattener {
   // files: one ref per record), so the first user of each is kept by ref
   // index instead of by (offset, key).
   Flattener(Context& cx, Checkpoint& ck, std::uint64_t pickle_bytes, bool one_ref_per_range = false)
-      : cx_(cx), ck_(ck), one_ref_per_range_(one_ref_per_range) {
+      : cx_(cx), ck_(ck), file_name_(cx.src->label()), one_ref_per_range_(one_ref_per_range) {
     const auto per_byte = checked_mul(pickle_bytes, kFlattenPerPickleByte);
     const auto budget = per_byte ? checked_add(*per_byte, kFlattenFloor) : std::nullopt;
     budget_ = budget.value_or(~std::uint64_t{0});
@@ -471,7 +471,7 @@ class Flattener {
     t.dtype = dtype;
     t.shape = shape;
     t.nbytes = *nbytes;
-    t.file = file;
+    t.file = file_name_;
     const auto first = checked_mul(static_cast<std::uint64_t>(storage_offset), isz);
     t.offset = first ? ref.offset + *first : ref.offset;
     // The contiguity test below reads them before the layout takes them.
@@ -517,6 +517,7 @@ class Flattener {
 
   Context& cx_;
   Checkpoint& ck_;
+  SharedText file_name_;  // every tensor's
   bool one_ref_per_range_;
   bool names_unique_ = false;
   static constexpr std::size_t kNoUser = ~std::size_t{0};

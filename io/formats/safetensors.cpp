@@ -343,13 +343,14 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src, bool allow_fast) {
   // move instead of being copied (one shape copy remains: the tensor and its
   // layout each keep one).
   ck.tensors.reserve(h.tensors.size());
+  const SharedText file(src->label());
   for (auto& e : h.tensors) {
     TensorInfo t;
     t.name = std::move(e.name);
     t.dtype = e.dtype;
     t.shape = e.shape;
     t.nbytes = e.end - e.begin;
-    t.file = src->label();
+    t.file = file;
     t.offset = data_start + e.begin;
     StoredLayout l;
     l.file = src;
