@@ -489,7 +489,7 @@ TensorInfo describe_array(const Header& h, std::string name, SharedText file, st
 }
 
 TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name,
-                       const SharedText& file) {
+                       SharedText file) {
   StoredLayout l;
   l.file = src;
   l.offset = h.data_offset;
@@ -507,7 +507,7 @@ TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Heade
       s *= h.shape[k];
     }
   }
-  TensorInfo t = describe_array(h, std::move(name), file.empty() ? SharedText(src->label()) : file, h.data_offset);
+  TensorInfo t = describe_array(h, std::move(name), std::move(file), h.data_offset);
   t.data = make_stored_data(std::move(l));
   return t;
 }
@@ -518,7 +518,7 @@ Checkpoint describe(std::shared_ptr<const ByteSource> src) {
   ck.path = src->label();
   ck.format = Format::Npy;
   ck.format_detail = "npy v" + std::to_string(h.major) + "." + std::to_string(h.minor) + " (" + h.descr + ")";
-  ck.tensors.push_back(tensor_from(src, h, ""));
+  ck.tensors.push_back(tensor_from(src, h, "", src->label()));
   ck.files.push_back(std::move(src));
   return ck;
 }

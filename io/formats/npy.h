@@ -49,9 +49,9 @@ struct Header {
 [[nodiscard]] TensorInfo describe_array(const Header& h, std::string name, SharedText file, std::uint64_t offset);
 
 // A tensor for the array of a .npy at `offset` in `src` (for npz: a stored member).
-// `file`: the shared name of src's file, when the caller has one.
+// `file`: the name of src's file, shared by the caller's tensors.
 [[nodiscard]] TensorInfo tensor_from(const std::shared_ptr<const ByteSource>& src, const Header& h, std::string name,
-                                     const SharedText& file = {});
+                                     SharedText file);
 
 [[nodiscard]] Checkpoint describe(std::shared_ptr<const ByteSource> src);
 [[nodiscard]] Checkpoint open(const std::string& path);

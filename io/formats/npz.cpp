@@ -223,7 +223,7 @@ class DeflatedMemberData final : public TensorData {
     raw.reserve(static_cast<std::size_t>(m_.size));
     zip::read_member(file_, m_, [&](std::span<const std::byte> c) { raw.insert(raw.end(), c.begin(), c.end()); });
     const auto mem = std::make_shared<MemorySource>(std::move(raw), file_.label());
-    npy::tensor_from(mem, *reorder_, m_.name).data->stream(sink);
+    npy::tensor_from(mem, *reorder_, m_.name, mem->label()).data->stream(sink);
   }
   const ByteSource* source() const noexcept override { return &file_; }
 
