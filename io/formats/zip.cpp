@@ -64,6 +64,13 @@ constexpr std::uint64_t kLocatorSize = 20;
 constexpr std::uint64_t kEnd64Size = 56;
 constexpr std::uint64_t kCentralSize = 46;
 constexpr std::uint64_t kLocalSize = 30;
+// Local headers closer together than this are asked for as one read
+// (ask_for_local_headers): between two of them a cold disk streams the
+// bytes faster than it seeks past them.
+constexpr std::uint64_t kHeaderGap = std::uint64_t{256} << 10;
+// The most of the member area asked for before the directory is parsed;
+// the hint's page-cache work is done on the calling thread.
+constexpr std::uint64_t kEarlyMemberArea = std::uint64_t{64} << 20;
 constexpr std::uint32_t kSat32 = 0xFFFFFFFFu;
 constexpr std::uint16_t kSat16 = 0xFFFFu;
 // A deflate stream of nothing still costs a couple of bytes; allow for the
@@ -205,6 +212,16 @@ Archive read_central_directory(const ByteSource& src) {
   a.zip64 = end.zip64;
   a.central_directory_offset = end.cd_offset;
   a.members.reserve(static_cast<std::size_t>(end.entries));  // bounded by cd_size / 46 above
+  // Cold, the directory comes off the disk in one request, not a fault at
+  // a time. Where the members lie close together, every caller goes on to
+  // read all of the member area (each member's local header, which
+  // ask_for_local_headers merges into one range), so its first part is
+  // asked for now too: the disk then reads it while the directory is
+  // parsed, not after (a 50,000-member .npz listed cold, medians of 21
+  // alternating runs: 0.115 → 0.104 s).
+  if (end.cd_size > 0) src.prefetch(end.cd_offset, end.cd_size);
+  if (end.entries > 0 && end.cd_offset / end.entries < kHeaderGap)
+    src.prefetch(0, std::min(end.cd_offset, kEarlyMemberArea));
 
   // Phase 4: central directory headers.
   ByteReader r(src, end.cd_offset);
@@ -312,7 +329,7 @@ void ask_for_local_headers(const ByteSource& src, const Archive& a) {
   // writer pads up to 4 KiB), where npy and pickle readers look next. Then
   // the faults read only what was asked for, not 8 MiB around each header.
   constexpr std::uint64_t kDataPeek = 4096 + 512;
-  BatchedHint ahead(src, BatchedHint::Kind::Prefetch, std::uint64_t{256} << 10, std::uint64_t{64} << 20);
+  BatchedHint ahead(src, BatchedHint::Kind::Prefetch, kHeaderGap, std::uint64_t{64} << 20);
   for (const auto& m : a.members) ahead.add(m.local_header_offset, kLocalSize + m.name.size() + 64 + kDataPeek);
 }
 
