@@ -27,11 +27,13 @@ constexpr const char* kSupported =
     "supported formats are .npy, .npz, .safetensors (and *.safetensors.index.json), .gguf and PyTorch "
     ".pt/.pth/.bin/.ckpt (and pytorch_model.bin.index.json)";
 
-// A zip archive is a PyTorch checkpoint when it holds TOP/data.pkl, an .npz otherwise.
+// A zip archive is a PyTorch checkpoint when it holds TOP/data.pkl, an .npz
+// otherwise. The names are all in the central directory: the local headers,
+// one per member spread through the file, are left to the reader chosen.
 bool zip_is_pytorch(const std::string& path) {
   try {
     const auto file = MappedFile::open(path);
-    for (const auto& m : zip::read_archive(*file).members) {
+    for (const auto& m : zip::read_central_directory(*file).members) {
       const auto slash = m.name.find('/');
       if (slash != std::string::npos && m.name.compare(slash, std::string::npos, "/data.pkl") == 0) return true;
     }

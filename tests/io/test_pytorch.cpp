@@ -17,6 +17,7 @@
 #include "io/formats/pytorch.h"
 #include "io/formats/safetensors.h"
 #include "io/formats/zip.h"
+#include "io/open.h"
 #include "tests/support/support.h"
 
 using namespace ckpt::io;
@@ -356,6 +357,32 @@ TEST(PyTorchCorrupt, ArchiveErrorsNameTheProblem) {
   const Checkpoint ok = from_memory(archive_with({{"x/data.pkl", good_pkl}, {"x/data/0", four}}, dir));
   ASSERT_EQ(ok.tensors.size(), 1u);
   EXPECT_EQ(read_all(ok.tensors[0]), bytes_of(four));
+}
+
+// A zip whose extension says nothing is told apart by the names in its
+// central directory alone, so a damaged local header is reported by the
+// PyTorch reader, not by the .npz reader it would otherwise fall to.
+TEST(PyTorchCorrupt, AnyZipWithDataPklIsPyTorchEvenWithABrokenLocalHeader) {
+  TempDir dir;
+  auto bytes = archive_with({{"x/data.pkl", one_tensor_pickle("FloatStorage", 4, 0, {4}, {1})},
+                             {"x/data/0", f32_bytes({1, 2, 3, 4})}}, dir);
+  const std::string path = dir.file("weights.zip");
+  ckpt::test::write_file_bytes(path, bytes);
+  std::uint64_t at = 0;
+  {
+    const auto src = MappedFile::open(path);
+    at = zip::read_archive(*src).members.at(1).local_header_offset;
+  }
+  std::memcpy(bytes.data() + at, "PK\x09\x09", 4);
+  ckpt::test::write_file_bytes(path, bytes);
+  EXPECT_EQ(detect_format(path), Format::PyTorch);
+  try {
+    (void)open_checkpoint(path);
+    ADD_FAILURE() << "opened a zip with a broken local header";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.sentence(), HasSubstr("member 'x/data/0' has no local header"));
+    EXPECT_EQ(e.offset(), at);
+  }
 }
 
 TEST(PyTorchCorrupt, BigEndianStoragesAreSwapped) {
