@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """Paired timing of two (or more) commands, each run after a pause.
 
-  bench/ab_pause.py [--runs N] [--pause S] [--warm FILE] [--after-torch FILE] -- 'CMD A' 'CMD B' ...
+  bench/ab_pause.py [--runs N] [--pause S] [--warm FILE] [--cold] [--after-torch FILE] -- 'CMD A' 'CMD B' ...
 
 Runs the commands in turn (A B A B ...), and before each run syncs, reads
 --warm into the page cache and waits --pause seconds (or, with
 --after-torch, runs torch.load of that file in a separate Python first, as
-bench/run's peers do). Prints each command's median wall time and every
+bench/run's peers do). With --cold (root), the page cache is dropped
+instead of warmed and the command's own program loaded back in
+(`PROGRAM --version`), as bench/run's cold runs do. Prints each command's median wall time and every
 run's. Why a pause: on virtual machines that hand free memory back to
 their host, memory freed in the last second or two is still backed, older
 free memory is not, and which one a command meets changes its time by a
@@ -33,6 +35,7 @@ def main():
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--pause", type=float, default=2.0, help="seconds idle before each run")
     ap.add_argument("--warm", help="file read into the page cache before each run")
+    ap.add_argument("--cold", action="store_true", help="drop the page cache before each run, then load the program back in")
     ap.add_argument("--after-torch", help="run torch.load(FILE) in /usr/bin/python3 before each run")
     ap.add_argument("commands", nargs="+")
     a = ap.parse_args()
@@ -44,7 +47,11 @@ def main():
                 subprocess.run(["/usr/bin/python3", "-c", "import sys, torch; torch.load(sys.argv[1])", a.after_torch],
                                stdout=subprocess.DEVNULL, check=True)
             os.sync()
-            if a.warm:
+            if a.cold:
+                with open("/proc/sys/vm/drop_caches", "w") as f:
+                    f.write("3\n")
+                subprocess.run([argv[0], "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            elif a.warm:
                 warm(a.warm)
             time.sleep(a.pause)
             with tempfile.TemporaryFile() as out:
