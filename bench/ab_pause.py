@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Paired timing of two (or more) commands, each run after a pause.
 
-  bench/ab_pause.py [--runs N] [--pause S] [--warm FILE] [--cold] [--after-torch FILE] -- 'CMD A' 'CMD B' ...
+  bench/ab_pause.py [--runs N] [--pause S] [--warm FILE] [--cold] [--after-torch FILE] [--remove FILE] -- 'CMD A' 'CMD B' ...
 
 Runs the commands in turn (A B A B ...), and before each run syncs, reads
 --warm into the page cache and waits --pause seconds (or, with
@@ -13,6 +13,9 @@ run's. Why a pause: on virtual machines that hand free memory back to
 their host, memory freed in the last second or two is still backed, older
 free memory is not, and which one a command meets changes its time by a
 third or more. A command's output goes to a temporary file, as in bench/run.
+--remove deletes a file (a conversion's output) before each run, before the
+sync and the pause, as bench/run deletes its outputs: no run pays for
+replacing the one before, and the memory it frees ages like any other.
 """
 import argparse
 import os
@@ -37,6 +40,7 @@ def main():
     ap.add_argument("--warm", help="file read into the page cache before each run")
     ap.add_argument("--cold", action="store_true", help="drop the page cache before each run, then load the program back in")
     ap.add_argument("--after-torch", help="run torch.load(FILE) in /usr/bin/python3 before each run")
+    ap.add_argument("--remove", action="append", default=[], help="file deleted before each run (repeatable)")
     ap.add_argument("commands", nargs="+")
     a = ap.parse_args()
     cmds = [shlex.split(c) for c in a.commands]
@@ -46,6 +50,9 @@ def main():
             if a.after_torch:
                 subprocess.run(["/usr/bin/python3", "-c", "import sys, torch; torch.load(sys.argv[1])", a.after_torch],
                                stdout=subprocess.DEVNULL, check=True)
+            for path in a.remove:
+                if os.path.exists(path):
+                    os.remove(path)
             os.sync()
             if a.cold:
                 with open("/proc/sys/vm/drop_caches", "w") as f:
@@ -60,6 +67,9 @@ def main():
                 times[k].append(time.perf_counter() - t0)
             if r.returncode != 0:
                 sys.exit(f"ab_pause: {a.commands[k]!r} exited {r.returncode}")
+    for path in a.remove:
+        if os.path.exists(path):
+            os.remove(path)
     for k, c in enumerate(a.commands):
         print(f"{statistics.median(times[k]):.3f} s median  [{' '.join(f'{t:.3f}' for t in times[k])}]  {c}")
 

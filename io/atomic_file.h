@@ -36,6 +36,11 @@ void disarm();
 [[nodiscard]] std::uint64_t calls(Op op);
 }  // namespace fault
 
+// Where a write() call that starts at file offset `at` ends at the latest:
+// 4 KiB past the next 2 MiB boundary, so that no call covers a whole
+// aligned 2 MiB of the file (why: atomic_file.cpp). Always > at.
+[[nodiscard]] std::uint64_t write_call_end(std::uint64_t at) noexcept;
+
 // The prefix of every temporary an AtomicFile makes for `destination`
 // (".NAME.ckpt-tmp-"), followed by "<pid>-<random>".
 [[nodiscard]] std::string temp_prefix(const std::string& destination);
@@ -84,6 +89,7 @@ class AtomicFile {
   std::string temp_;
   int fd_ = -1;
   std::uint64_t pos_ = 0;
+  std::uint64_t appended_ = 0;  // where the next write() or kernel copy lands
   std::vector<std::byte> buf_;
   bool committed_ = false;
   bool sync_ = true;
