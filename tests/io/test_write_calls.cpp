@@ -46,36 +46,38 @@ TEST(WriteCalls, NoCallCoversAWholeAligned2MiB) {
   }
 }
 
-TEST(WriteCalls, ALargeWriteIsSplitAtTheBoundariesAndArrivesWhole) {
+// Writes `bytes` through an AtomicFile in pieces of `step` bytes (all at
+// once for 0), counting the write() calls, and reads the file back.
+std::vector<std::byte> write_and_read_back(const std::vector<std::byte>& bytes, std::size_t step, std::uint64_t& calls) {
   FaultReset reset;
   TempDir dir;
   const std::string dest = dir.file("out.bin");
-  const auto bytes = ckpt::test::pattern_bytes(static_cast<std::size_t>(6 * kMiB + 100), 7);
   {
     AtomicFile f(dest, false);
-    f.write(bytes);
+    const std::size_t n = step == 0 ? bytes.size() : step;
+    for (std::size_t at = 0; at < bytes.size(); at += n)
+      f.write(std::span<const std::byte>(bytes).subspan(at, std::min(n, bytes.size() - at)));
     f.commit();
   }
+  calls = fault::calls(fault::Op::Write);
+  return read_all(dest);
+}
+
+TEST(WriteCalls, ALargeWriteIsSplitAtTheBoundariesAndArrivesWhole) {
+  const auto bytes = ckpt::test::pattern_bytes(static_cast<std::size_t>(6 * kMiB + 100), 7);
+  std::uint64_t calls = 0;
+  EXPECT_EQ(write_and_read_back(bytes, 0, calls), bytes);
   // [0, 4 KiB), then 2 MiB at a time from 4 KiB past each boundary, then the rest.
-  EXPECT_EQ(fault::calls(fault::Op::Write), 4u);
-  EXPECT_EQ(read_all(dest), bytes);
+  EXPECT_EQ(calls, 4u);
 }
 
 TEST(WriteCalls, BufferedSmallWritesStillLandWhole) {
-  FaultReset reset;
-  TempDir dir;
-  const std::string dest = dir.file("out.bin");
   const auto bytes = ckpt::test::pattern_bytes(static_cast<std::size_t>(5 * kMiB + 333), 11);
-  {
-    AtomicFile f(dest, false);
-    for (std::size_t at = 0; at < bytes.size(); at += 1000)
-      f.write(std::span<const std::byte>(bytes).subspan(at, std::min<std::size_t>(1000, bytes.size() - at)));
-    f.commit();
-  }
-  EXPECT_EQ(read_all(dest), bytes);
+  std::uint64_t calls = 0;
+  EXPECT_EQ(write_and_read_back(bytes, 1000, calls), bytes);
   // Each 2 MiB buffer flush that crosses a boundary is two calls.
-  EXPECT_GE(fault::calls(fault::Op::Write), 4u);
-  EXPECT_LE(fault::calls(fault::Op::Write), 8u);
+  EXPECT_GE(calls, 4u);
+  EXPECT_LE(calls, 8u);
 }
 
 }  // namespace
