@@ -174,29 +174,29 @@ std::uint64_t write_call_end(std::uint64_t at) noexcept {
   return (at + kWriteSpan - kWriteShift) / kWriteSpan * kWriteSpan + kWriteShift;
 }
 
-void AtomicFile::write_raw(std::span<const std::byte> bytes) {
+void AtomicFile::write_raw(std::span<const std::byte> bytes, std::uint64_t at) {
   std::size_t done = 0;
   while (done < bytes.size()) {
-    const auto piece = static_cast<std::size_t>(std::min<std::uint64_t>(write_call_end(appended_) - appended_, bytes.size() - done));
+    const std::uint64_t here = at + done;
+    const auto piece = static_cast<std::size_t>(std::min<std::uint64_t>(write_call_end(here) - here, bytes.size() - done));
     const ssize_t n = fault::inject(fault::Op::Write) ? -1 : ::write(fd_, bytes.data() + done, piece);
     if (n < 0) {
       if (errno == EINTR) continue;
       fail("cannot write the output file");
     }
     done += static_cast<std::size_t>(n);
-    appended_ += static_cast<std::uint64_t>(n);
   }
 }
 
 void AtomicFile::flush() {
-  write_raw(buf_);
+  write_raw(buf_, pos_ - buf_.size());  // buf_ holds the bytes just before pos_
   buf_.clear();
 }
 
 void AtomicFile::write(std::span<const std::byte> bytes) {
   if (bytes.size() >= kBufferBytes) {
     flush();
-    write_raw(bytes);
+    write_raw(bytes, pos_);
   } else {
     if (buf_.size() + bytes.size() > kBufferBytes) flush();
     buf_.insert(buf_.end(), bytes.begin(), bytes.end());
@@ -257,10 +257,7 @@ std::uint64_t AtomicFile::kernel_copy(int src, std::uint64_t offset, std::uint64
   while (kernel_copy_ok_) {
     auto in = static_cast<loff_t>(offset);
     const ssize_t got = fault::inject(fault::Op::CopyRange) ? -1 : ::copy_file_range(src, &in, fd_, nullptr, n, 0);
-    if (got > 0) {
-      appended_ += static_cast<std::uint64_t>(got);
-      return static_cast<std::uint64_t>(got);
-    }
+    if (got > 0) return static_cast<std::uint64_t>(got);
     if (got == 0) throw Error(dest_, pos_, "the source file ended early (was it truncated while being read?)");
     if (errno == EINTR) continue;
     if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP || errno == EPERM) {
@@ -304,7 +301,7 @@ void AtomicFile::copy_range(const ByteSource& src, std::uint64_t offset, std::ui
     if (fd >= 0 && kernel_copy_ok_ && !cached(p, static_cast<std::size_t>(want))) got = kernel_copy(fd, offset, want);
     if (got == 0) {
       if (fd >= 0) populate(p, static_cast<std::size_t>(want));
-      write_raw(std::span<const std::byte>(p, static_cast<std::size_t>(want)));
+      write_raw(std::span<const std::byte>(p, static_cast<std::size_t>(want)), pos_);
       got = want;
     }
     offset += got;

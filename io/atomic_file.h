@@ -82,14 +82,14 @@ class AtomicFile {
 
  private:
   void flush();
-  void write_raw(std::span<const std::byte> bytes);
+  // Appends `bytes`, which land at file offset `at` (where the file ends now).
+  void write_raw(std::span<const std::byte> bytes, std::uint64_t at);
   std::uint64_t kernel_copy(int src, std::uint64_t offset, std::uint64_t n);
   [[noreturn]] void fail(const std::string& what) const;
   std::string dest_;
   std::string temp_;
   int fd_ = -1;
   std::uint64_t pos_ = 0;
-  std::uint64_t appended_ = 0;  // where the next write() or kernel copy lands
   std::vector<std::byte> buf_;
   bool committed_ = false;
   bool sync_ = true;

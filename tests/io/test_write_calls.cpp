@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 #include "io/atomic_file.h"
@@ -18,14 +16,6 @@ namespace {
 
 constexpr std::uint64_t kMiB = std::uint64_t{1} << 20;
 constexpr std::uint64_t kSpan = 2 * kMiB;
-
-std::vector<std::byte> read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::vector<char> c((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> b(c.size());
-  for (std::size_t i = 0; i < c.size(); ++i) b[i] = static_cast<std::byte>(c[i]);
-  return b;
-}
 
 struct FaultReset {
   FaultReset() { fault::disarm(); }
@@ -60,7 +50,7 @@ std::vector<std::byte> write_and_read_back(const std::vector<std::byte>& bytes, 
     f.commit();
   }
   calls = fault::calls(fault::Op::Write);
-  return read_all(dest);
+  return ckpt::test::read_file_bytes(dest);
 }
 
 TEST(WriteCalls, ALargeWriteIsSplitAtTheBoundariesAndArrivesWhole) {
